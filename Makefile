@@ -1,5 +1,6 @@
 # The commands users type. Every target first runs scripts/setup (quiet when nothing is missing).
 PRESET ?= release
+export CCACHE_BASEDIR ?= $(CURDIR)
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
