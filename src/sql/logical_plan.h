@@ -1,0 +1,96 @@
+#pragma once
+// The optimized logical plan the SQL front end hands to exec: a tree of relational nodes, each
+// with its output row type, over bound expressions. Projection and filter pushdown have been
+// applied: a TableScan reads only the physical columns the query needs and carries the filter
+// that can run right after decoding.
+//
+// How exec runs a TableScan (the node's fields in order):
+//   1. the connector decodes the physical columns `read_columns` (indices into table->columns,
+//      all physical) into the "read row", whose type is read_schema();
+//   2. `outputs` (bound over the read row) compute the scan's output row `schema`: column refs for
+//      physical columns, the computed-column expressions for computed ones;
+//   3. when `watermark` is set, the watermark expression (bound over the output row) is evaluated
+//      on every row BEFORE the filter, as Flink assigns watermarks in the source;
+//   4. `pushed_filter` (bound over the output row; null = keep all) drops rows.
+// Every other node's expressions are bound over its single input's output row.
+//
+// Nodes are added to LogicalNodeKind over time (aggregates, windows); exec should reject a kind
+// it does not know with a clear error rather than assume the set is closed.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sql/bound_expression.h"
+#include "sql/catalog.h"
+#include "sql/types.h"
+
+namespace roadpulse::sql {
+
+enum class LogicalNodeKind : uint8_t {
+  kTableScan,
+  kFilter,   // predicate over the input
+  kProject,  // exprs over the input; schema names are the aliases
+  kUnion,    // UNION ALL of inputs with equal schemas
+  kValues,   // constant rows (SELECT without FROM, VALUES)
+  kSink,     // INSERT INTO table: the input's row type equals table->physical_schema()
+};
+const char* logical_node_kind_name(LogicalNodeKind kind);
+
+/// The watermark of a scan, bound over the scan's output row.
+struct ScanWatermark {
+  int rowtime_index = -1;  // output column that is the event-time attribute
+  std::unique_ptr<BoundExpr> expr;
+  std::optional<int64_t> fixed_delay_micros;  // set when expr is `rowtime - INTERVAL ...`
+};
+
+struct LogicalNode {
+  LogicalNodeKind kind = LogicalNodeKind::kValues;
+  Schema schema;  // output row type
+  /// Output column holding the event-time attribute (type.time_attribute == kRowtime), if the
+  /// rows still carry one. Filters and projections that keep the column keep it.
+  std::optional<int> rowtime_index;
+  std::vector<std::unique_ptr<LogicalNode>> inputs;
+
+  // kTableScan and kSink: the catalog entry (connector options in table->options).
+  std::shared_ptr<const CatalogTable> table;
+
+  // kTableScan
+  std::vector<int> read_columns;       // physical columns to decode (indices into table->columns)
+  std::vector<int> projected_columns;  // per output column: its index into table->columns
+  std::vector<std::unique_ptr<BoundExpr>> outputs;  // per output column, over the read row
+  std::optional<ScanWatermark> watermark;
+  std::unique_ptr<BoundExpr> pushed_filter;  // over the output row; null = no filter
+
+  // kFilter
+  std::unique_ptr<BoundExpr> predicate;
+
+  // kProject: one expression per output column
+  std::vector<std::unique_ptr<BoundExpr>> exprs;
+
+  // kValues: rows of constant expressions, each row matching schema
+  std::vector<std::vector<std::unique_ptr<BoundExpr>>> rows;
+
+  // kSink
+  bool overwrite = false;  // INSERT OVERWRITE
+
+  /// kTableScan: the read row type (table->columns[read_columns[i]]).
+  Schema read_schema() const;
+  /// Deep copy (the catalog entry is shared).
+  std::unique_ptr<LogicalNode> clone() const;
+};
+
+/// What an INSERT or EXECUTE STATEMENT SET plans to: one sink tree per INSERT, run as one job.
+/// Several sinks may scan the same table; exec should read such a source once.
+struct StatementSetPlan {
+  std::vector<std::unique_ptr<LogicalNode>> sinks;
+};
+
+/// The indented plan tree EXPLAIN prints, one node per line, Flink style:
+///   Sink(table=[results], fields=[ID, Severity])
+///   +- TableScan(table=[src], read=[ID, Severity], filter=[>($1:Severity, 3)])
+std::string explain_plan(const LogicalNode& root);
+std::string explain_plan(const StatementSetPlan& plan);
+
+}  // namespace roadpulse::sql
