@@ -91,7 +91,8 @@ struct BoundExpr {
 
   /// Deep copy.
   std::unique_ptr<BoundExpr> clone() const;
-  /// Readable form for EXPLAIN: `$1:Severity > 3`, `CAST($0 AS BIGINT)`.
+  /// Readable form for EXPLAIN: `(Severity > 3)`, `CAST(ID AS BIGINT)` (a column prints its
+  /// name, or `$i` when it has none).
   std::string to_string() const;
   /// True when no kColumnRef occurs (and no non-deterministic call): foldable.
   bool is_constant() const;

@@ -89,7 +89,7 @@ struct StatementSetPlan {
 
 /// The indented plan tree EXPLAIN prints, one node per line, Flink style:
 ///   Sink(table=[results], fields=[ID, Severity])
-///   +- TableScan(table=[src], read=[ID, Severity], filter=[>($1:Severity, 3)])
+///   +- TableScan(table=[src], read=[ID, Severity], filter=[(Severity > 3)])
 std::string explain_plan(const LogicalNode& root);
 std::string explain_plan(const StatementSetPlan& plan);
 
