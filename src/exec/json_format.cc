@@ -1,0 +1,789 @@
+#include "exec/json_format.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/util/decimal.h>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "common/time.h"
+#include "exec/text_parse.h"
+
+namespace roadpulse::exec {
+
+namespace sj = simdjson;
+namespace od = simdjson::ondemand;
+
+arrow::Result<JsonFormatOptions> json_options_from(
+    const std::map<std::string, std::string>& with_options) {
+  JsonFormatOptions options;
+  auto parse_bool = [](const std::string& key, const std::string& value) -> arrow::Result<bool> {
+    if (value == "true" || value == "TRUE" || value == "True") return true;
+    if (value == "false" || value == "FALSE" || value == "False") return false;
+    return arrow::Status::Invalid("option '", key, "' must be 'true' or 'false', got '", value,
+                                  "'");
+  };
+  for (const auto& [key, value] : with_options) {
+    if (key.rfind("json.", 0) != 0) continue;
+    if (key == "json.ignore-parse-errors") {
+      ARROW_ASSIGN_OR_RAISE(options.ignore_parse_errors, parse_bool(key, value));
+    } else if (key == "json.fail-on-missing-field") {
+      ARROW_ASSIGN_OR_RAISE(options.fail_on_missing_field, parse_bool(key, value));
+    } else if (key == "json.timestamp-format.standard") {
+      if (value == "ISO-8601") {
+        options.timestamp_standard = TimestampStandard::kIso8601;
+      } else if (value == "SQL") {
+        options.timestamp_standard = TimestampStandard::kSql;
+      } else {
+        return arrow::Status::Invalid(
+            "option 'json.timestamp-format.standard' must be 'ISO-8601' or 'SQL', got '", value,
+            "'");
+      }
+    } else if (key == "json.map-null-key.mode" || key == "json.map-null-key.literal" ||
+               key == "json.encode.decimal-as-plain-number" ||
+               key == "json.encode.ignore-null-fields") {
+      // Accepted for Flink compatibility; they concern MAP keys and number rendering, which our
+      // encoder already writes plainly.
+    } else {
+      return arrow::Status::Invalid("unknown json format option '", key, "'");
+    }
+  }
+  return options;
+}
+
+namespace {
+
+enum class Kind {
+  kString,
+  kLargeString,
+  kBool,
+  kInt8,
+  kInt16,
+  kInt32,
+  kInt64,
+  kFloat,
+  kDouble,
+  kTimestamp,
+  kDate32,
+  kDecimal
+};
+
+struct Column {
+  std::string name;
+  std::shared_ptr<arrow::DataType> type;
+  Kind kind;
+  arrow::TimeUnit::type unit = arrow::TimeUnit::MICRO;
+  std::unique_ptr<arrow::ArrayBuilder> builder;
+};
+
+// A decoded field value, held until the whole record decoded (a failing record adds nothing).
+struct Slot {
+  enum State : uint8_t { kMissing, kNull, kValue } state = kMissing;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view s;
+  arrow::Decimal128 dec;
+};
+
+arrow::Result<Kind> kind_of(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::STRING:
+      return Kind::kString;
+    case arrow::Type::LARGE_STRING:
+      return Kind::kLargeString;
+    case arrow::Type::BOOL:
+      return Kind::kBool;
+    case arrow::Type::INT8:
+      return Kind::kInt8;
+    case arrow::Type::INT16:
+      return Kind::kInt16;
+    case arrow::Type::INT32:
+      return Kind::kInt32;
+    case arrow::Type::INT64:
+      return Kind::kInt64;
+    case arrow::Type::FLOAT:
+      return Kind::kFloat;
+    case arrow::Type::DOUBLE:
+      return Kind::kDouble;
+    case arrow::Type::TIMESTAMP:
+      return Kind::kTimestamp;
+    case arrow::Type::DATE32:
+      return Kind::kDate32;
+    case arrow::Type::DECIMAL128:
+      return Kind::kDecimal;
+    default:
+      return arrow::Status::NotImplemented("json format: column type ", type.ToString(),
+                                           " is not supported");
+  }
+}
+
+const char* sql_name(Kind kind) {
+  switch (kind) {
+    case Kind::kString:
+    case Kind::kLargeString:
+      return "VARCHAR";
+    case Kind::kBool:
+      return "BOOLEAN";
+    case Kind::kInt8:
+      return "TINYINT";
+    case Kind::kInt16:
+      return "SMALLINT";
+    case Kind::kInt32:
+      return "INT";
+    case Kind::kInt64:
+      return "BIGINT";
+    case Kind::kFloat:
+      return "FLOAT";
+    case Kind::kDouble:
+      return "DOUBLE";
+    case Kind::kTimestamp:
+      return "TIMESTAMP";
+    case Kind::kDate32:
+      return "DATE";
+    case Kind::kDecimal:
+      return "DECIMAL";
+  }
+  return "?";
+}
+
+bool int_in_range(Kind kind, int64_t v) {
+  switch (kind) {
+    case Kind::kInt8:
+      return v >= INT8_MIN && v <= INT8_MAX;
+    case Kind::kInt16:
+      return v >= INT16_MIN && v <= INT16_MAX;
+    case Kind::kInt32:
+      return v >= INT32_MIN && v <= INT32_MAX;
+    default:
+      return true;
+  }
+}
+
+bool is_blank(std::string_view s) { return java_trim(s).empty(); }
+
+std::string quoted_excerpt(std::string_view s) {
+  constexpr size_t kMax = 60;
+  std::string out = "\"";
+  out.append(s.substr(0, kMax));
+  if (s.size() > kMax) out.append("...");
+  out.push_back('"');
+  return out;
+}
+
+class JsonDecoderImpl final : public JsonDecoder {
+ public:
+  JsonDecoderImpl(std::shared_ptr<arrow::Schema> output_schema, std::vector<Column> columns,
+                  JsonFormatOptions options)
+      : output_schema_(std::move(output_schema)),
+        columns_(std::move(columns)),
+        options_(options),
+        slots_(columns_.size()) {
+    for (size_t i = 0; i < columns_.size(); ++i) by_name_.emplace(columns_[i].name, int(i));
+  }
+
+  const std::shared_ptr<arrow::Schema>& output_schema() const override { return output_schema_; }
+
+  arrow::Result<DecodedBatch> decode(std::span<const std::string_view> records) override {
+    DecodedBatch result;
+    for (auto& c : columns_) ARROW_RETURN_NOT_OK(c.builder->Reserve(int64_t(records.size())));
+    int64_t rows = 0;
+    for (size_t r = 0; r < records.size(); ++r) {
+      std::string reason;
+      if (decode_record(records[r], &reason)) {
+        ARROW_RETURN_NOT_OK(commit());
+        ++rows;
+      } else if (!options_.ignore_parse_errors) {
+        result.errors.push_back({int64_t(r), std::move(reason)});
+      }
+    }
+    std::vector<std::shared_ptr<arrow::Array>> arrays;
+    arrays.reserve(columns_.size());
+    for (auto& c : columns_) {
+      std::shared_ptr<arrow::Array> array;
+      ARROW_RETURN_NOT_OK(c.builder->Finish(&array));
+      arrays.push_back(std::move(array));
+    }
+    result.batch = arrow::RecordBatch::Make(output_schema_, rows, std::move(arrays));
+    return result;
+  }
+
+ private:
+  int lookup(std::string_view key, size_t position) {
+    if (position < cached_keys_.size() && cached_keys_[position] == key) {
+      return cached_columns_[position];
+    }
+    auto it = by_name_.find(key);
+    const int column = it == by_name_.end() ? -1 : it->second;
+    if (position >= cached_keys_.size()) {
+      cached_keys_.resize(position + 1);
+      cached_columns_.resize(position + 1, -1);
+    }
+    cached_keys_[position].assign(key);
+    cached_columns_[position] = column;
+    return column;
+  }
+
+  bool decode_record(std::string_view text, std::string* reason) {
+    for (auto& slot : slots_) slot.state = Slot::kMissing;
+    if (buffer_.size() < text.size() + sj::SIMDJSON_PADDING) {
+      buffer_.resize(text.size() + sj::SIMDJSON_PADDING);
+    }
+    std::memcpy(buffer_.data(), text.data(), text.size());
+    od::document doc;
+    auto error = parser_.iterate(buffer_.data(), text.size(), buffer_.size()).get(doc);
+    od::object object;
+    if (!error) error = doc.get_object().get(object);
+    if (error) {
+      *reason = fmt::format("not a JSON object: {}", sj::error_message(error));
+      return false;
+    }
+    size_t position = 0;
+    for (auto field_result : object) {
+      od::field field;
+      std::string_view key;
+      if ((error = std::move(field_result).get(field)) ||
+          (error = field.unescaped_key().get(key))) {
+        *reason = fmt::format("invalid JSON: {}", sj::error_message(error));
+        return false;
+      }
+      const int column = lookup(key, position++);
+      if (column < 0) continue;
+      if (!read_value(field.value(), column, reason)) return false;
+    }
+    if (!doc.current_location().error()) {
+      *reason = "invalid JSON: trailing content after the object";
+      return false;
+    }
+    if (options_.fail_on_missing_field) {
+      for (size_t c = 0; c < slots_.size(); ++c) {
+        if (slots_[c].state == Slot::kMissing) {
+          *reason = fmt::format("field '{}': missing", columns_[c].name);
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  bool fail(int column, std::string_view what, std::string* reason) {
+    *reason = fmt::format("field '{}': cannot read {} as {}", columns_[column].name, what,
+                          sql_name(columns_[column].kind));
+    return false;
+  }
+
+  bool read_value(od::value value, int column, std::string* reason) {
+    Slot& slot = slots_[column];
+    const Column& col = columns_[column];
+    od::json_type type;
+    if (auto error = value.type().get(type)) {
+      *reason = fmt::format("field '{}': invalid JSON: {}", col.name, sj::error_message(error));
+      return false;
+    }
+    slot.state = Slot::kValue;
+    switch (type) {
+      case od::json_type::null:
+        if (bool is_null = false; !value.is_null().get(is_null) && is_null) {
+          slot.state = Slot::kNull;
+          return true;
+        }
+        *reason = fmt::format("field '{}': invalid JSON literal", col.name);
+        return false;
+      case od::json_type::string: {
+        std::string_view s;
+        if (auto error = value.get_string().get(s)) {
+          *reason = fmt::format("field '{}': invalid JSON string: {}", col.name,
+                                sj::error_message(error));
+          return false;
+        }
+        return from_text(s, column, reason);
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (value.get_bool().get(b)) {
+          *reason = fmt::format("field '{}': invalid JSON literal", col.name);
+          return false;
+        }
+        if (col.kind == Kind::kBool) {
+          slot.i = b;
+          return true;
+        }
+        if (col.kind == Kind::kString || col.kind == Kind::kLargeString) {
+          slot.s = b ? "true" : "false";
+          return true;
+        }
+        return fail(column, b ? "true" : "false", reason);
+      }
+      case od::json_type::number:
+        return from_number(value, column, reason);
+      case od::json_type::object:
+      case od::json_type::array: {
+        std::string_view raw;
+        simdjson::error_code error;
+        if (type == od::json_type::object) {
+          od::object nested;
+          error = value.get_object().get(nested);
+          if (!error) error = nested.raw_json().get(raw);
+        } else {
+          od::array nested;
+          error = value.get_array().get(nested);
+          if (!error) error = nested.raw_json().get(raw);
+        }
+        if (error) {
+          *reason = fmt::format("field '{}': invalid JSON: {}", col.name, sj::error_message(error));
+          return false;
+        }
+        if (col.kind == Kind::kString || col.kind == Kind::kLargeString) {
+          slot.s = raw;
+          return true;
+        }
+        return fail(column, type == od::json_type::object ? "an object" : "an array", reason);
+      }
+    }
+    return fail(column, "a value", reason);
+  }
+
+  bool from_number(od::value value, int column, std::string* reason) {
+    Slot& slot = slots_[column];
+    const Column& col = columns_[column];
+    std::string_view raw = java_trim(value.raw_json_token());
+    while (!raw.empty() && (raw.back() == ',' || raw.back() == '}' || raw.back() == ']')) {
+      raw.remove_suffix(1);  // raw_json_token may run up to the next structural character
+      raw = java_trim(raw);
+    }
+    switch (col.kind) {
+      case Kind::kString:
+      case Kind::kLargeString:
+        slot.s = raw;
+        return true;
+      case Kind::kInt8:
+      case Kind::kInt16:
+      case Kind::kInt32:
+      case Kind::kInt64: {
+        int64_t v;
+        if (parse_int64_text(raw, &v)) {
+          if (!int_in_range(col.kind, v)) return fail(column, raw, reason);
+          slot.i = v;
+          return true;
+        }
+        // Jackson's asLong() on a floating-point node truncates toward zero.
+        double d;
+        if (!parse_double_text(raw, &d) || !std::isfinite(d) || d >= 9.2233720368547758e18 ||
+            d < -9.2233720368547758e18) {
+          return fail(column, raw, reason);
+        }
+        slot.i = static_cast<int64_t>(d);
+        if (!int_in_range(col.kind, slot.i)) return fail(column, raw, reason);
+        return true;
+      }
+      case Kind::kFloat:
+      case Kind::kDouble:
+        if (!parse_double_text(raw, &slot.d)) return fail(column, raw, reason);
+        return true;
+      case Kind::kDecimal:
+        return decimal_from_text(raw, column, reason);
+      case Kind::kBool:
+        // Flink: Boolean.parseBoolean(node.asText()) -> a number is false.
+        slot.i = 0;
+        return true;
+      case Kind::kTimestamp:
+      case Kind::kDate32:
+        return fail(column, raw, reason);
+    }
+    return fail(column, raw, reason);
+  }
+
+  bool decimal_from_text(std::string_view text, int column, std::string* reason) {
+    const auto& type = static_cast<const arrow::Decimal128Type&>(*columns_[column].type);
+    int32_t precision = 0, scale = 0;
+    arrow::Decimal128 value;
+    if (!arrow::Decimal128::FromString(java_trim(text), &value, &precision, &scale).ok()) {
+      return fail(column, quoted_excerpt(text), reason);
+    }
+    auto rescaled = value.Rescale(scale, type.scale());
+    if (!rescaled.ok() && scale > type.scale()) {
+      // More fractional digits than the column keeps: round half up like Flink's DecimalData.
+      value = value.ReduceScaleBy(scale - type.scale(), /*round=*/true);
+    } else if (!rescaled.ok()) {
+      return fail(column, quoted_excerpt(text), reason);
+    } else {
+      value = *rescaled;
+    }
+    if (!value.FitsInPrecision(type.precision())) return fail(column, quoted_excerpt(text), reason);
+    slots_[column].dec = value;
+    return true;
+  }
+
+  bool from_text(std::string_view s, int column, std::string* reason) {
+    Slot& slot = slots_[column];
+    const Column& col = columns_[column];
+    if (col.kind != Kind::kString && col.kind != Kind::kLargeString && is_blank(s)) {
+      slot.state = Slot::kNull;
+      return true;
+    }
+    switch (col.kind) {
+      case Kind::kString:
+      case Kind::kLargeString:
+        slot.s = s;
+        return true;
+      case Kind::kBool:
+        slot.i = parse_flink_bool(s);
+        return true;
+      case Kind::kInt8:
+      case Kind::kInt16:
+      case Kind::kInt32:
+      case Kind::kInt64:
+        if (!parse_int64_text(s, &slot.i) || !int_in_range(col.kind, slot.i)) {
+          return fail(column, quoted_excerpt(s), reason);
+        }
+        return true;
+      case Kind::kFloat:
+      case Kind::kDouble:
+        if (!parse_double_text(s, &slot.d)) return fail(column, quoted_excerpt(s), reason);
+        return true;
+      case Kind::kTimestamp:
+        if (!parse_timestamp_text(s, col.unit, &slot.i)) {
+          return fail(column, quoted_excerpt(s), reason);
+        }
+        return true;
+      case Kind::kDate32: {
+        int32_t days;
+        if (!parse_date_text(s, &days)) return fail(column, quoted_excerpt(s), reason);
+        slot.i = days;
+        return true;
+      }
+      case Kind::kDecimal:
+        return decimal_from_text(s, column, reason);
+    }
+    return fail(column, quoted_excerpt(s), reason);
+  }
+
+  arrow::Status commit() {
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      const Slot& slot = slots_[c];
+      arrow::ArrayBuilder* b = columns_[c].builder.get();
+      if (slot.state != Slot::kValue) {
+        ARROW_RETURN_NOT_OK(b->AppendNull());
+        continue;
+      }
+      switch (columns_[c].kind) {
+        case Kind::kString:
+          ARROW_RETURN_NOT_OK(static_cast<arrow::StringBuilder*>(b)->Append(slot.s));
+          break;
+        case Kind::kLargeString:
+          ARROW_RETURN_NOT_OK(static_cast<arrow::LargeStringBuilder*>(b)->Append(slot.s));
+          break;
+        case Kind::kBool:
+          static_cast<arrow::BooleanBuilder*>(b)->UnsafeAppend(slot.i != 0);
+          break;
+        case Kind::kInt8:
+          static_cast<arrow::Int8Builder*>(b)->UnsafeAppend(static_cast<int8_t>(slot.i));
+          break;
+        case Kind::kInt16:
+          static_cast<arrow::Int16Builder*>(b)->UnsafeAppend(static_cast<int16_t>(slot.i));
+          break;
+        case Kind::kInt32:
+          static_cast<arrow::Int32Builder*>(b)->UnsafeAppend(static_cast<int32_t>(slot.i));
+          break;
+        case Kind::kInt64:
+          static_cast<arrow::Int64Builder*>(b)->UnsafeAppend(slot.i);
+          break;
+        case Kind::kFloat:
+          static_cast<arrow::FloatBuilder*>(b)->UnsafeAppend(static_cast<float>(slot.d));
+          break;
+        case Kind::kDouble:
+          static_cast<arrow::DoubleBuilder*>(b)->UnsafeAppend(slot.d);
+          break;
+        case Kind::kTimestamp:
+          static_cast<arrow::TimestampBuilder*>(b)->UnsafeAppend(slot.i);
+          break;
+        case Kind::kDate32:
+          static_cast<arrow::Date32Builder*>(b)->UnsafeAppend(static_cast<int32_t>(slot.i));
+          break;
+        case Kind::kDecimal:
+          ARROW_RETURN_NOT_OK(static_cast<arrow::Decimal128Builder*>(b)->Append(slot.dec));
+          break;
+      }
+    }
+    return arrow::Status::OK();
+  }
+
+  std::shared_ptr<arrow::Schema> output_schema_;
+  std::vector<Column> columns_;
+  JsonFormatOptions options_;
+  std::vector<Slot> slots_;
+  std::unordered_map<std::string_view, int> by_name_;
+  std::vector<std::string> cached_keys_;  // key seen at each position in the previous record
+  std::vector<int> cached_columns_;
+  od::parser parser_;
+  std::string buffer_;
+};
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<JsonDecoder>> JsonDecoder::make(std::shared_ptr<arrow::Schema> schema,
+                                                              std::vector<int> projection,
+                                                              JsonFormatOptions options) {
+  std::vector<Column> columns;
+  arrow::FieldVector fields;
+  for (int index : projection) {
+    if (index < 0 || index >= schema->num_fields()) {
+      return arrow::Status::Invalid("json decoder: projection index ", index, " out of range");
+    }
+    const auto& field = schema->field(index);
+    Column column;
+    column.name = field->name();
+    column.type = field->type();
+    ARROW_ASSIGN_OR_RAISE(column.kind, kind_of(*field->type()));
+    if (column.kind == Kind::kTimestamp) {
+      column.unit = static_cast<const arrow::TimestampType&>(*field->type()).unit();
+    }
+    ARROW_ASSIGN_OR_RAISE(column.builder, arrow::MakeBuilder(field->type()));
+    columns.push_back(std::move(column));
+    fields.push_back(field);
+  }
+  return std::make_unique<JsonDecoderImpl>(arrow::schema(std::move(fields)), std::move(columns),
+                                           options);
+}
+
+arrow::Status split_json_objects(std::string_view buffer, std::vector<std::string_view>* objects,
+                                 std::vector<int64_t>* first_line) {
+  int64_t line = 1;
+  int depth = 0;
+  bool in_string = false;
+  size_t start = 0;
+  int64_t start_line = 0;
+  for (size_t i = 0; i < buffer.size(); ++i) {
+    const char c = buffer[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      } else if (c == '\n') {
+        ++line;
+      }
+      continue;
+    }
+    switch (c) {
+      case '\n':
+        ++line;
+        break;
+      case '"':
+        if (depth == 0) {
+          return arrow::Status::Invalid("line ", line, ": expected a JSON object, found a string");
+        }
+        in_string = true;
+        break;
+      case '{':
+      case '[':
+        if (depth == 0) {
+          if (c == '[') {
+            return arrow::Status::Invalid("line ", line,
+                                          ": expected a JSON object per record, found an array");
+          }
+          start = i;
+          start_line = line;
+        }
+        ++depth;
+        break;
+      case '}':
+      case ']':
+        if (depth == 0) return arrow::Status::Invalid("line ", line, ": unbalanced '", c, "'");
+        if (--depth == 0) {
+          objects->push_back(buffer.substr(start, i + 1 - start));
+          if (first_line) first_line->push_back(start_line);
+        }
+        break;
+      case ' ':
+      case '\t':
+      case '\r':
+        break;
+      default:
+        if (depth == 0) {
+          return arrow::Status::Invalid("line ", line, ": unexpected '", c,
+                                        "' between JSON records");
+        }
+    }
+  }
+  if (depth != 0 || in_string) {
+    return arrow::Status::Invalid("line ", start_line, ": JSON object not closed at end of input");
+  }
+  return arrow::Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoder
+
+namespace {
+
+void append_escaped(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+void append_double(double v, std::string* out) {
+  if (!std::isfinite(v)) {
+    // Jackson writes NaN/Infinity as strings when numbers cannot hold them.
+    out->append(std::isnan(v) ? "\"NaN\"" : (v > 0 ? "\"Infinity\"" : "\"-Infinity\""));
+    return;
+  }
+  char buf[32];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string_view text(buf, size_t(ptr - buf));
+  out->append(text);
+  if (text.find_first_of(".eE") == std::string_view::npos) out->append(".0");  // Java's 3.0
+}
+
+class JsonEncoderImpl final : public JsonEncoder {
+ public:
+  JsonEncoderImpl(std::shared_ptr<arrow::Schema> schema, JsonFormatOptions options)
+      : schema_(std::move(schema)), options_(options) {
+    for (int i = 0; i < schema_->num_fields(); ++i) {
+      std::string prefix = i == 0 ? "{" : ",";
+      append_escaped(schema_->field(i)->name(), &prefix);
+      prefix.push_back(':');
+      prefixes_.push_back(std::move(prefix));
+    }
+  }
+
+  void encode_row(const arrow::RecordBatch& batch, int64_t row, std::string* out) override {
+    if (schema_->num_fields() == 0) {
+      out->append("{}");
+      return;
+    }
+    for (int c = 0; c < batch.num_columns(); ++c) {
+      out->append(prefixes_[c]);
+      append_cell(*batch.column(c), row, out);
+    }
+    out->push_back('}');
+  }
+
+ private:
+  void append_cell(const arrow::Array& array, int64_t row, std::string* out) {
+    if (array.IsNull(row)) {
+      out->append("null");
+      return;
+    }
+    switch (array.type_id()) {
+      case arrow::Type::STRING:
+        append_escaped(static_cast<const arrow::StringArray&>(array).GetView(row), out);
+        return;
+      case arrow::Type::LARGE_STRING:
+        append_escaped(static_cast<const arrow::LargeStringArray&>(array).GetView(row), out);
+        return;
+      case arrow::Type::BOOL:
+        out->append(static_cast<const arrow::BooleanArray&>(array).Value(row) ? "true" : "false");
+        return;
+      case arrow::Type::INT8:
+        fmt::format_to(std::back_inserter(*out), "{}",
+                       static_cast<const arrow::Int8Array&>(array).Value(row));
+        return;
+      case arrow::Type::INT16:
+        fmt::format_to(std::back_inserter(*out), "{}",
+                       static_cast<const arrow::Int16Array&>(array).Value(row));
+        return;
+      case arrow::Type::INT32:
+        fmt::format_to(std::back_inserter(*out), "{}",
+                       static_cast<const arrow::Int32Array&>(array).Value(row));
+        return;
+      case arrow::Type::INT64: {
+        char buf[24];
+        auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf),
+                                       static_cast<const arrow::Int64Array&>(array).Value(row));
+        out->append(buf, size_t(ptr - buf));
+        return;
+      }
+      case arrow::Type::FLOAT:
+        append_double(static_cast<const arrow::FloatArray&>(array).Value(row), out);
+        return;
+      case arrow::Type::DOUBLE:
+        append_double(static_cast<const arrow::DoubleArray&>(array).Value(row), out);
+        return;
+      case arrow::Type::TIMESTAMP: {
+        const auto& ts = static_cast<const arrow::TimestampArray&>(array);
+        const auto unit = static_cast<const arrow::TimestampType&>(*array.type()).unit();
+        out->push_back('"');
+        const size_t at = out->size();
+        append_iso8601(to_micros(ts.Value(row), unit), *out);
+        if (options_.timestamp_standard == TimestampStandard::kSql) (*out)[at + 10] = ' ';
+        out->push_back('"');
+        return;
+      }
+      case arrow::Type::DATE32: {
+        const int64_t days = static_cast<const arrow::Date32Array&>(array).Value(row);
+        std::string text = format_iso8601(days * 86400LL * 1000000);
+        out->push_back('"');
+        out->append(text.substr(0, 10));
+        out->push_back('"');
+        return;
+      }
+      case arrow::Type::DECIMAL128:
+        out->append(static_cast<const arrow::Decimal128Array&>(array).FormatValue(row));
+        return;
+      default: {
+        auto scalar = array.GetScalar(row);
+        append_escaped(scalar.ok() ? (*scalar)->ToString() : std::string("?"), out);
+      }
+    }
+  }
+
+  std::shared_ptr<arrow::Schema> schema_;
+  JsonFormatOptions options_;
+  std::vector<std::string> prefixes_;
+};
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<JsonEncoder>> JsonEncoder::make(std::shared_ptr<arrow::Schema> schema,
+                                                              JsonFormatOptions options) {
+  return std::make_unique<JsonEncoderImpl>(std::move(schema), options);
+}
+
+arrow::Result<std::vector<std::string>> JsonEncoder::encode(const arrow::RecordBatch& batch) {
+  std::vector<std::string> rows(size_t(batch.num_rows()));
+  for (int64_t r = 0; r < batch.num_rows(); ++r) encode_row(batch, r, &rows[size_t(r)]);
+  return rows;
+}
+
+}  // namespace roadpulse::exec
