@@ -23,6 +23,8 @@
 
 namespace roadpulse::log {
 
+class FileSystem;  // file_system.h: the I/O interface (tests inject faults through it)
+
 /// Position of a record within its shard. Strong type so a shard index is never passed as one.
 struct SequenceNumber {
   uint64_t value = 0;
@@ -40,6 +42,20 @@ struct ShardId {
 /// 128-bit hash key, as Kinesis: MD5 of the partition key read as a big-endian integer.
 using HashKey = unsigned __int128;
 HashKey hash_key_of(std::string_view partition_key);
+/// Decimal text of a hash key (Kinesis' StartingHashKey / ExplicitHashKey form).
+std::string format_hash_key(HashKey key);
+/// Parses a decimal hash key in [0, 2^128); Invalid naming the text otherwise.
+arrow::Result<HashKey> parse_hash_key(std::string_view text);
+
+/// Inclusive hash-key range of a shard.
+struct HashRange {
+  HashKey start = 0;
+  HashKey end = 0;
+  bool contains(HashKey key) const { return key >= start && key <= end; }
+};
+/// Kinesis' even split: step = floor(2^128 / count); shard i covers [i*step, (i+1)*step - 1],
+/// the last one ends at 2^128 - 1.
+HashRange uniform_hash_range(int index, int count);
 
 enum class Durability {
   kFsync,     // fdatasync per commit group before acknowledging (default)
@@ -57,6 +73,12 @@ struct LogOptions {
   int64_t segment_bytes = 256LL << 20;
   int64_t retention_ms = 24LL * 3600 * 1000;  // 24 h, like Kinesis
   int64_t retention_bytes = -1;               // per shard; -1 = unlimited
+  int64_t segment_ms = 3600LL * 1000;   // roll the active segment after this age, so age-based
+                                        // retention can remove data from quiet shards
+  int64_t max_batch_bytes = 1LL << 20;  // group-commit cap: records per batch up to ~1 MiB
+  bool retention_thread = true;         // run enforce_retention() every minute in the background
+  /// I/O layer; null means the real disk. Shared because tests keep a handle to inject faults.
+  std::shared_ptr<FileSystem> file_system;
 };
 
 /// One record to append.
@@ -91,6 +113,8 @@ struct ShardDescription {
   SequenceNumber next_sequence;                   // what the next append gets (if open)
   int64_t bytes = 0;
   int64_t records_last_minute = 0;  // for skew reporting (`stream describe`)
+  int64_t records = 0;              // records retained (next_sequence - first retained)
+  int64_t last_arrival_ms = 0;      // arrival time of the newest record, 0 when empty
 };
 
 struct StreamDescription {
@@ -111,8 +135,8 @@ struct StartPosition {
 
 struct ReadResult {
   std::vector<StoredRecord> records;
-  SequenceNumber next;              // where the next read continues
-  bool end_of_closed_shard = false; // the shard is closed and `next` is past its last record
+  SequenceNumber next;               // where the next read continues
+  bool end_of_closed_shard = false;  // the shard is closed and `next` is past its last record
   int64_t millis_behind_latest = 0;
 };
 
@@ -133,8 +157,8 @@ class LogStore {
 
   /// Appends records (routed by hash key to the open shard covering it) and returns once they are
   /// durable per LogOptions::durability. Results are in input order. All-or-nothing per call.
-  virtual arrow::Result<std::vector<AppendResult>> append(std::string_view stream,
-                                                          std::span<const AppendRecord> records) = 0;
+  virtual arrow::Result<std::vector<AppendResult>> append(
+      std::string_view stream, std::span<const AppendRecord> records) = 0;
 
   /// Resolves a start position to the first sequence number to read in a shard.
   virtual arrow::Result<SequenceNumber> resolve(std::string_view stream, ShardId shard,
@@ -156,6 +180,11 @@ class LogStore {
 
   /// Deletes whole segments older than retention or beyond the size cap. Called periodically.
   virtual arrow::Status enforce_retention() = 0;
+
+  /// Consumers known to have positions (for `roadpulse stream describe` and the archive).
+  virtual arrow::Result<std::vector<std::string>> list_consumers() = 0;
+  /// Syncs everything written so far (useful with Durability::kInterval / kNone).
+  virtual arrow::Status flush() = 0;
 };
 
 }  // namespace roadpulse::log
