@@ -1,0 +1,375 @@
+#include "server/http_server.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace roadpulse::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string_view HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return v;
+    }
+  }
+  return {};
+}
+
+std::string_view HttpRequest::path() const {
+  std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
+arrow::Result<std::pair<std::string, uint16_t>> parse_listen_address(std::string_view text) {
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return arrow::Status::Invalid("listen address '", text, "' must be [IPv6]:PORT");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return arrow::Status::Invalid("listen address '", text, "' must be HOST:PORT");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value > 65535 || port.empty()) {
+    return arrow::Status::Invalid("listen address '", text, "': port must be 0-65535");
+  }
+  if (host.empty()) host = "127.0.0.1";
+  return std::make_pair(std::string(host == "localhost" ? "127.0.0.1" : host),
+                        static_cast<uint16_t>(value));
+}
+
+class Session;
+
+class HttpServer::Impl {
+ public:
+  Impl(const HttpServerOptions& options, HttpHandler handler)
+      : options_(options),
+        handler_(std::move(handler)),
+        io_threads_(options.io_threads > 0
+                        ? options.io_threads
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+        ioc_(io_threads_),
+        workers_(options.worker_threads > 0
+                     ? options.worker_threads
+                     : static_cast<int>(std::max(8u, 4 * std::thread::hardware_concurrency()))),
+        acceptor_(asio::make_strand(ioc_)),
+        signals_(ioc_) {}
+
+  arrow::Status listen() {
+    ARROW_ASSIGN_OR_RAISE(auto hp, parse_listen_address(options_.listen));
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(hp.first, ec);
+    if (ec) return arrow::Status::Invalid("listen address '", options_.listen, "': ", ec.message());
+    const tcp::endpoint endpoint(address, hp.second);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return arrow::Status::IOError("cannot listen on ", options_.listen, ": ", ec.message());
+    return arrow::Status::OK();
+  }
+
+  void accept();
+  void run(bool with_signals);
+  void stop();
+  void session_started(const std::shared_ptr<Session>& s);
+  void session_ended(Session* s);
+
+  const HttpServerOptions options_;
+  HttpHandler handler_;
+  const int io_threads_;
+  asio::io_context ioc_;
+  asio::thread_pool workers_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  std::atomic<bool> stopping_{false};
+  std::mutex sessions_mutex_;
+  std::set<Session*> sessions_;  // raw: removed in the session's destructor
+  std::vector<std::weak_ptr<Session>> session_refs_;
+  std::mutex watchdog_mutex_;
+  std::condition_variable watchdog_cv_;
+  bool drained_ = false;
+  std::thread watchdog_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    const auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+  ~Session() { server_->session_ended(this); }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+  /// Closes the connection if it is waiting for a request (called at shutdown).
+  void close_if_idle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->reading_) {
+        beast::error_code ec;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        self->stream_.socket().close(ec);
+      }
+    });
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(server_->options_.max_header_bytes));
+    parser_->body_limit(server_->options_.max_body_bytes);
+    stream_.expires_after(std::chrono::milliseconds(server_->options_.read_timeout_ms));
+    reading_ = true;
+    if (server_->stopping_) return close();
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::body_limit) {
+      return reply_error(413, "request body exceeds the limit of " +
+                                  std::to_string(server_->options_.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) {
+      return reply_error(431, "request headers exceed the limit");
+    }
+    if (ec) return close();  // end of stream, timeout, reset, malformed HTTP
+    auto request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    auto req = std::make_shared<HttpRequest>();
+    req->method = std::string(request.method_string());
+    req->target = std::string(request.target());
+    for (const auto& field : request) {
+      req->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    req->body = std::move(request.body());
+    req->remote = remote_;
+    // Handlers may block (durable appends): run them on the worker pool.
+    // The work guard keeps the I/O threads alive until the response is queued, also at shutdown.
+    asio::post(server_->workers_, [self = shared_from_this(), req,
+                                   work = asio::make_work_guard(server_->ioc_)] {
+      HttpResponse response;
+      try {
+        response = self->server_->handler_(*req);
+      } catch (const std::exception& e) {
+        spdlog::error("http: handler failed on {} {}: {}", req->method, req->target, e.what());
+        response = HttpResponse{500, "text/plain; charset=utf-8", {}, "internal error\n"};
+      }
+      auto shared = std::make_shared<HttpResponse>(std::move(response));
+      asio::post(self->stream_.get_executor(), [self, shared] { self->write(std::move(*shared)); });
+    });
+  }
+
+  void reply_error(int status, std::string message) {
+    keep_alive_ = false;
+    write(HttpResponse{status, "text/plain; charset=utf-8", {}, std::move(message) + "\n"});
+  }
+
+  void write(HttpResponse response) {
+    res_.emplace();
+    res_->result(static_cast<unsigned>(response.status));
+    res_->version(11);
+    res_->set(http::field::server, "roadpulse");
+    res_->set(http::field::content_type, response.content_type);
+    for (auto& [k, v] : response.headers) res_->set(k, v);
+    const bool keep = keep_alive_ && !server_->stopping_;
+    res_->keep_alive(keep);
+    res_->body() = std::move(response.body);
+    res_->prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(server_->options_.write_timeout_ms));
+    http::async_write(stream_, *res_,
+                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                        self->res_.reset();
+                        if (ec || !keep) return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl* server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> res_;
+  std::string remote_;
+  bool keep_alive_ = true;
+  std::atomic<bool> reading_{false};
+};
+
+void HttpServer::Impl::session_started(const std::shared_ptr<Session>& s) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.insert(s.get());
+  session_refs_.push_back(s);
+  // Compact dead references now and then.
+  if (session_refs_.size() > 2 * sessions_.size() + 64) {
+    std::erase_if(session_refs_, [](const auto& w) { return w.expired(); });
+  }
+}
+
+void HttpServer::Impl::session_ended(Session* s) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.erase(s);
+}
+
+void HttpServer::Impl::accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) return;
+      spdlog::warn("http: accept failed: {}", ec.message());
+    } else {
+      size_t open;
+      {
+        std::lock_guard lock(sessions_mutex_);
+        open = sessions_.size();
+      }
+      if (open >= static_cast<size_t>(options_.max_connections)) {
+        beast::error_code ignored;
+        socket.close(ignored);  // over the connection cap: refuse by closing
+      } else {
+        auto session = std::make_shared<Session>(std::move(socket), this);
+        session_started(session);
+        session->start();
+      }
+    }
+    if (!stopping_) accept();
+  });
+}
+
+void HttpServer::Impl::stop() {
+  if (stopping_.exchange(true)) return;
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    signals_.cancel(ec);
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      for (auto& w : session_refs_) {
+        if (auto s = w.lock()) live.push_back(std::move(s));
+      }
+      session_refs_.clear();
+    }
+    for (auto& s : live) s->close_if_idle();
+  });
+  // Hard stop if in-flight requests do not drain in time.
+  std::lock_guard lock(watchdog_mutex_);
+  watchdog_ = std::thread([this] {
+    std::unique_lock wait_lock(watchdog_mutex_);
+    const bool drained_in_time =
+        watchdog_cv_.wait_for(wait_lock, std::chrono::milliseconds(options_.shutdown_grace_ms),
+                              [this] { return drained_; });
+    if (!drained_in_time) {
+      spdlog::warn("http: requests still in flight after {} ms; closing them",
+                   options_.shutdown_grace_ms);
+      ioc_.stop();
+    }
+  });
+}
+
+void HttpServer::Impl::run(bool with_signals) {
+  if (with_signals) {
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.async_wait([this](beast::error_code ec, int signo) {
+      if (ec) return;
+      spdlog::info("http: signal {} received; shutting down", signo);
+      stop();
+    });
+  }
+  accept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < io_threads_; ++i) threads.emplace_back([this] { ioc_.run(); });
+  ioc_.run();
+  for (auto& t : threads) t.join();
+  workers_.join();
+  {
+    std::lock_guard lock(watchdog_mutex_);
+    drained_ = true;
+  }
+  watchdog_cv_.notify_all();
+  std::thread watchdog;
+  {
+    std::lock_guard lock(watchdog_mutex_);
+    watchdog = std::move(watchdog_);
+  }
+  if (watchdog.joinable()) watchdog.join();
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() {
+  if (impl_) {
+    impl_->stopping_ = true;
+    impl_->ioc_.stop();
+    impl_->workers_.join();
+    std::lock_guard lock(impl_->watchdog_mutex_);
+    impl_->drained_ = true;
+  }
+  if (impl_) {
+    impl_->watchdog_cv_.notify_all();
+    if (impl_->watchdog_.joinable()) impl_->watchdog_.join();
+  }
+}
+
+arrow::Result<std::unique_ptr<HttpServer>> HttpServer::make(const HttpServerOptions& options,
+                                                            HttpHandler handler) {
+  auto impl = std::make_unique<Impl>(options, std::move(handler));
+  ARROW_RETURN_NOT_OK(impl->listen());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->acceptor_.local_endpoint().port(); }
+
+std::string HttpServer::address() const {
+  beast::error_code ec;
+  const auto ep = impl_->acceptor_.local_endpoint(ec);
+  if (ec) return impl_->options_.listen;
+  const std::string host = ep.address().to_string();
+  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+}
+
+void HttpServer::run() { impl_->run(false); }
+void HttpServer::run_until_signal() { impl_->run(true); }
+void HttpServer::stop() { impl_->stop(); }
+
+}  // namespace roadpulse::server
