@@ -1,0 +1,91 @@
+#pragma once
+// The interfaces exec runs and src/connect implements: a Source produces record batches of a
+// table's read row, a Sink consumes batches of a table's physical row, and a ConnectorFactory
+// makes them from catalog tables (by their 'connector' option). exec knows nothing of streams,
+// files or alerts: those live behind these interfaces.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/status.h>
+
+#include "exec/operator.h"
+#include "sql/catalog.h"
+
+namespace roadpulse::exec {
+
+/// Options of a table as a job sees them: the WITH clause, with session overrides applied.
+using TableOptions = std::map<std::string, std::string>;
+
+struct SourceSpec {
+  std::shared_ptr<const sql::CatalogTable> table;
+  /// Physical columns to produce (indices into table->columns), in this order.
+  std::vector<int> read_columns;
+  /// The batches' schema: the read columns' names and Arrow types.
+  std::shared_ptr<arrow::Schema> read_schema;
+  TableOptions options;
+};
+
+struct SinkSpec {
+  std::shared_ptr<const sql::CatalogTable> table;
+  /// The batches' schema: the table's physical columns.
+  std::shared_ptr<arrow::Schema> schema;
+  TableOptions options;
+  bool overwrite = false;
+};
+
+struct SourceChunk {
+  std::shared_ptr<arrow::RecordBatch> batch;  // null when nothing arrived within the timeout
+  bool end_of_input = false;                  // a bounded source is done
+};
+
+struct SourceMetrics {
+  int64_t records_read = 0;      // records that became rows
+  int64_t records_rejected = 0;  // undecodable records (sent to the dead-letter stream or dropped)
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual std::string name() const = 0;
+  /// True when the source ends by itself (files, datagen with number-of-rows).
+  virtual bool bounded() const = 0;
+  virtual arrow::Status open(const OperatorContext& context) { return arrow::Status::OK(); }
+  /// The next batch, waiting at most `timeout_ms` for data. Never called again after a chunk
+  /// with end_of_input.
+  virtual arrow::Result<SourceChunk> next(int64_t timeout_ms) = 0;
+  /// A checkpoint covering everything returned so far is durable: commit read positions.
+  virtual arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) {
+    return arrow::Status::OK();
+  }
+  virtual arrow::Status close() { return arrow::Status::OK(); }
+  virtual SourceMetrics metrics() const = 0;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual std::string name() const = 0;
+  virtual arrow::Status open(const OperatorContext& context) { return arrow::Status::OK(); }
+  virtual arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) = 0;
+  /// Make everything written so far ready to commit (close in-progress files, flush buffers).
+  virtual arrow::Status prepare_commit(int64_t checkpoint_id) { return arrow::Status::OK(); }
+  virtual arrow::Status commit(int64_t checkpoint_id) { return arrow::Status::OK(); }
+  /// `end_of_data`: the job finished normally (commit everything) rather than being cancelled.
+  virtual arrow::Status close(bool end_of_data) { return arrow::Status::OK(); }
+  virtual int64_t rows_written() const = 0;
+};
+
+class ConnectorFactory {
+ public:
+  virtual ~ConnectorFactory() = default;
+  virtual arrow::Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec) = 0;
+  virtual arrow::Result<std::unique_ptr<Sink>> make_sink(const SinkSpec& spec) = 0;
+};
+
+}  // namespace roadpulse::exec

@@ -1,0 +1,44 @@
+#pragma once
+// Evaluation of the SQL front end's bound expressions over Arrow record batches.
+//
+// An expression is compiled once per operator (unknown functions and unsupported casts fail at
+// plan time, naming the function) and evaluated per batch. Where Arrow has a kernel with the same
+// semantics it is used (comparisons, and_kleene/or_kleene, is_null, utf8_upper, arithmetic,
+// coalesce, if_else, temporal extraction); where Flink's semantics differ or Arrow has no kernel we
+// run our own row loops (CAST from strings, LIKE, SPLIT_INDEX, DATE_FORMAT with Java patterns,
+// SUBSTRING, REGEXP_EXTRACT, TIMESTAMPADD/DIFF, ...). Flink wins where the two disagree.
+
+#include <memory>
+#include <vector>
+
+#include <arrow/datum.h>
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include "sql/bound_expression.h"
+
+namespace roadpulse::exec {
+
+class CompiledExpr {
+ public:
+  /// Checks every node is supported and prepares constant arguments (regexes, LIKE patterns).
+  static arrow::Result<std::unique_ptr<CompiledExpr>> compile(const sql::BoundExpr& expr);
+  virtual ~CompiledExpr() = default;
+
+  /// The result type (expr.type.to_arrow()).
+  virtual const std::shared_ptr<arrow::DataType>& type() const = 0;
+  /// Evaluates over `batch`; the result is an array of batch.num_rows() or a scalar.
+  virtual arrow::Result<arrow::Datum> evaluate(const arrow::RecordBatch& batch) const = 0;
+  /// Evaluates and always returns an array of batch.num_rows() of type().
+  arrow::Result<std::shared_ptr<arrow::Array>> evaluate_array(
+      const arrow::RecordBatch& batch) const;
+};
+
+/// Evaluates a constant expression (no column references) to a scalar.
+arrow::Result<std::shared_ptr<arrow::Scalar>> evaluate_constant(const sql::BoundExpr& expr);
+
+/// Keeps the rows where `predicate` is TRUE (FALSE and NULL drop the row).
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> filter_batch(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const CompiledExpr& predicate);
+
+}  // namespace roadpulse::exec

@@ -1,0 +1,501 @@
+#include "exec/job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/time.h"
+#include "exec/expression.h"
+#include "exec/operators.h"
+
+namespace roadpulse::exec {
+
+namespace {
+
+constexpr std::string_view kTableOptionPrefix = "table-option.";
+constexpr int64_t kPollMillis = 100;
+constexpr int64_t kTickMicros = 200000;
+
+// A chain of fused operators; links_[i] is the collector that feeds ops_[i].
+class Chain {
+ public:
+  explicit Chain(std::vector<std::unique_ptr<Operator>> ops) : ops_(std::move(ops)) {
+    for (size_t i = 0; i <= ops_.size(); ++i) links_.emplace_back(this, i);
+  }
+  Chain(const Chain&) = delete;
+
+  arrow::Status open(const OperatorContext& context) {
+    for (auto& op : ops_) {
+      OperatorContext c = context;
+      c.operator_name = op->name();
+      ARROW_RETURN_NOT_OK(op->open(c));
+    }
+    return arrow::Status::OK();
+  }
+  arrow::Status push(std::shared_ptr<arrow::RecordBatch> batch) {
+    return links_[0].emit(std::move(batch));
+  }
+  arrow::Status tick(int64_t now) {
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      ARROW_RETURN_NOT_OK(ops_[i]->on_tick(now, links_[i + 1]));
+    }
+    return arrow::Status::OK();
+  }
+  arrow::Status close(bool end_of_data) {
+    arrow::Status first;
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      auto st = ops_[i]->close(end_of_data, links_[i + 1]);
+      if (first.ok() && !st.ok()) first = st;
+    }
+    return first;
+  }
+  std::string describe() const {
+    std::string out;
+    for (size_t i = 0; i < ops_.size(); ++i) out += (i ? " -> " : "") + ops_[i]->name();
+    return out;
+  }
+
+ private:
+  class Link final : public Collector {
+   public:
+    Link(Chain* chain, size_t index) : chain_(chain), index_(index) {}
+    arrow::Status emit(std::shared_ptr<arrow::RecordBatch> batch) override {
+      if (index_ >= chain_->ops_.size()) return arrow::Status::OK();
+      return chain_->ops_[index_]->process_batch(0, std::move(batch), chain_->links_[index_ + 1]);
+    }
+    arrow::Status emit_watermark(Watermark watermark) override {
+      if (index_ >= chain_->ops_.size()) return arrow::Status::OK();
+      return chain_->ops_[index_]->on_watermark(watermark, chain_->links_[index_ + 1]);
+    }
+
+   private:
+    Chain* chain_;
+    size_t index_;
+  };
+
+  std::vector<std::unique_ptr<Operator>> ops_;
+  std::vector<Link> links_;
+};
+
+// Constant rows (VALUES, SELECT without FROM): one batch, then the end.
+class ValuesSource final : public Source {
+ public:
+  explicit ValuesSource(std::shared_ptr<arrow::RecordBatch> batch) : batch_(std::move(batch)) {}
+  std::string name() const override { return "Values"; }
+  bool bounded() const override { return true; }
+  arrow::Result<SourceChunk> next(int64_t) override {
+    SourceChunk chunk;
+    chunk.batch = std::move(batch_);
+    chunk.end_of_input = true;
+    if (chunk.batch) read_ = chunk.batch->num_rows();
+    return chunk;
+  }
+  SourceMetrics metrics() const override { return {read_, 0}; }
+
+ private:
+  std::shared_ptr<arrow::RecordBatch> batch_;
+  int64_t read_ = 0;
+};
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> values_batch(const sql::LogicalNode& node) {
+  auto schema = node.schema.to_arrow();
+  std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders;
+  for (const auto& f : schema->fields()) {
+    ARROW_ASSIGN_OR_RAISE(auto b, arrow::MakeBuilder(f->type()));
+    builders.push_back(std::move(b));
+  }
+  for (const auto& row : node.rows) {
+    if (row.size() != builders.size()) {
+      return arrow::Status::Invalid("VALUES row has ", row.size(), " values for ", builders.size(),
+                                    " columns");
+    }
+    for (size_t c = 0; c < row.size(); ++c) {
+      ARROW_ASSIGN_OR_RAISE(auto scalar, evaluate_constant(*row[c]));
+      if (!scalar->type->Equals(*schema->field(int(c))->type())) {
+        ARROW_ASSIGN_OR_RAISE(scalar, scalar->CastTo(schema->field(int(c))->type()));
+      }
+      ARROW_RETURN_NOT_OK(builders[c]->AppendScalar(*scalar));
+    }
+  }
+  std::vector<std::shared_ptr<arrow::Array>> arrays;
+  for (auto& b : builders) {
+    ARROW_ASSIGN_OR_RAISE(auto a, b->Finish());
+    arrays.push_back(std::move(a));
+  }
+  return arrow::RecordBatch::Make(schema, int64_t(node.rows.size()), std::move(arrays));
+}
+
+// Passes a query's rows to a callback.
+class CallbackSink final : public Sink {
+ public:
+  explicit CallbackSink(RowCallback callback) : callback_(std::move(callback)) {}
+  std::string name() const override { return "Collect"; }
+  arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    rows_ += batch->num_rows();
+    return callback_(batch);
+  }
+  int64_t rows_written() const override { return rows_; }
+
+ private:
+  RowCallback callback_;
+  int64_t rows_ = 0;
+};
+
+std::string options_key(const sql::CatalogTable& table, const TableOptions& options) {
+  std::string key = table.name;
+  for (const auto& [k, v] : options) key += fmt::format("\x1f{}={}", k, v);
+  return key;
+}
+
+}  // namespace
+
+TableOptions effective_options(const sql::CatalogTable& table,
+                               const std::map<std::string, std::string>& config) {
+  TableOptions options(table.options.begin(), table.options.end());
+  const std::string prefix = std::string(kTableOptionPrefix) + table.name + ".";
+  for (const auto& [key, value] : config) {
+    if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0) {
+      options[key.substr(prefix.size())] = value;
+    }
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct SourceGroup {
+  std::shared_ptr<const sql::CatalogTable> table;
+  TableOptions options;
+  std::string connector;
+  std::vector<int> read_columns;  // union over the scans, sorted
+  std::unique_ptr<Source> source;
+  std::vector<std::unique_ptr<Chain>> chains;
+  bool done = false;
+};
+
+struct PendingChain {
+  const sql::LogicalNode* leaf;
+  std::vector<const sql::LogicalNode*> above;  // nearest parent first
+  std::shared_ptr<SharedSink> sink;
+};
+
+struct Job::Impl {
+  JobOptions options;
+  std::vector<std::unique_ptr<SourceGroup>> groups;
+  std::vector<std::shared_ptr<SharedSink>> sinks;
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::atomic<bool> stop_requested{false};
+  arrow::Status error;
+  int running = 0;
+  bool cancelled = false;
+  int64_t elapsed = 0;
+
+  void fail(const arrow::Status& st) {
+    std::lock_guard lock(mutex);
+    if (error.ok()) error = st;
+    stop_requested = true;
+    changed.notify_all();
+  }
+
+  arrow::Status collect(const sql::LogicalNode& node, std::vector<const sql::LogicalNode*>& above,
+                        const std::shared_ptr<SharedSink>& sink, std::vector<PendingChain>& out) {
+    switch (node.kind) {
+      case sql::LogicalNodeKind::kTableScan:
+      case sql::LogicalNodeKind::kValues:
+        out.push_back(
+            {&node, std::vector<const sql::LogicalNode*>(above.rbegin(), above.rend()), sink});
+        return arrow::Status::OK();
+      case sql::LogicalNodeKind::kFilter:
+      case sql::LogicalNodeKind::kProject: {
+        if (node.inputs.size() != 1) {
+          return arrow::Status::Invalid(sql::logical_node_kind_name(node.kind),
+                                        " node without exactly one input");
+        }
+        above.push_back(&node);
+        auto st = collect(*node.inputs[0], above, sink, out);
+        above.pop_back();
+        return st;
+      }
+      case sql::LogicalNodeKind::kUnion:
+        for (const auto& input : node.inputs) {
+          ARROW_RETURN_NOT_OK(collect(*input, above, sink, out));
+        }
+        return arrow::Status::OK();
+      default:
+        return arrow::Status::NotImplemented("the engine cannot run plan node ",
+                                             sql::logical_node_kind_name(node.kind), " yet");
+    }
+  }
+
+  arrow::Status plan(std::vector<PendingChain> pending, ConnectorFactory& factory) {
+    // Group scans by table and effective options: one source per group.
+    std::vector<std::pair<std::string, SourceGroup*>> keys;
+    std::vector<std::pair<SourceGroup*, PendingChain>> assigned;
+    for (auto& p : pending) {
+      if (p.leaf->kind == sql::LogicalNodeKind::kValues) {
+        auto group = std::make_unique<SourceGroup>();
+        ARROW_ASSIGN_OR_RAISE(auto batch, values_batch(*p.leaf));
+        group->source = std::make_unique<ValuesSource>(std::move(batch));
+        group->connector = "values";
+        assigned.emplace_back(group.get(), std::move(p));
+        groups.push_back(std::move(group));
+        continue;
+      }
+      const auto& table = p.leaf->table;
+      if (!table) return arrow::Status::Invalid("table scan without a catalog table");
+      TableOptions opts = effective_options(*table, options.config);
+      const std::string key = options_key(*table, opts);
+      SourceGroup* group = nullptr;
+      for (auto& [k, g] : keys) {
+        if (k == key) group = g;
+      }
+      if (!group) {
+        auto g = std::make_unique<SourceGroup>();
+        g->table = table;
+        g->options = std::move(opts);
+        auto it = g->options.find("connector");
+        g->connector = it == g->options.end() ? "?" : it->second;
+        group = g.get();
+        keys.emplace_back(key, group);
+        groups.push_back(std::move(g));
+      }
+      for (int c : p.leaf->read_columns) group->read_columns.push_back(c);
+      assigned.emplace_back(group, std::move(p));
+    }
+    for (auto& g : groups) {
+      if (g->source) continue;
+      std::sort(g->read_columns.begin(), g->read_columns.end());
+      g->read_columns.erase(std::unique(g->read_columns.begin(), g->read_columns.end()),
+                            g->read_columns.end());
+      SourceSpec spec;
+      spec.table = g->table;
+      spec.read_columns = g->read_columns;
+      spec.options = g->options;
+      arrow::FieldVector fields;
+      for (int c : g->read_columns) {
+        const auto& col = g->table->columns.at(size_t(c));
+        fields.push_back(arrow::field(col.name, col.type.to_arrow(), col.type.nullable));
+      }
+      spec.read_schema = arrow::schema(std::move(fields));
+      auto source = factory.make_source(spec);
+      if (!source.ok()) {
+        return source.status().WithMessage("table '", g->table->name,
+                                           "': ", source.status().message());
+      }
+      g->source = std::move(*source);
+    }
+    for (auto& [group, p] : assigned) {
+      std::vector<std::unique_ptr<Operator>> ops;
+      if (p.leaf->kind == sql::LogicalNodeKind::kTableScan) {
+        std::vector<int> positions;
+        for (int c : p.leaf->read_columns) {
+          auto it = std::lower_bound(group->read_columns.begin(), group->read_columns.end(), c);
+          positions.push_back(int(it - group->read_columns.begin()));
+        }
+        ARROW_ASSIGN_OR_RAISE(auto scan, ScanOperator::make(*p.leaf, std::move(positions)));
+        ops.push_back(std::move(scan));
+      }
+      for (const sql::LogicalNode* node : p.above) {
+        if (node->kind == sql::LogicalNodeKind::kFilter) {
+          if (!node->predicate) return arrow::Status::Invalid("Filter node without a predicate");
+          ARROW_ASSIGN_OR_RAISE(auto op, FilterOperator::make(*node->predicate));
+          ops.push_back(std::move(op));
+        } else {
+          ARROW_ASSIGN_OR_RAISE(auto op, ProjectOperator::make(node->exprs, node->schema));
+          ops.push_back(std::move(op));
+        }
+      }
+      ops.push_back(std::make_unique<SinkOperator>(p.sink));
+      group->chains.push_back(std::make_unique<Chain>(std::move(ops)));
+    }
+    return arrow::Status::OK();
+  }
+
+  void drive(SourceGroup& group) {
+    auto st = drive_loop(group);
+    if (!st.ok()) {
+      const std::string what = group.table ? group.table->name : group.source->name();
+      fail(st.WithMessage("source '", what, "': ", st.message()));
+    }
+    std::lock_guard lock(mutex);
+    --running;
+    changed.notify_all();
+  }
+
+  arrow::Status drive_loop(SourceGroup& group) {
+    int64_t last_tick = now_micros();
+    while (!stop_requested.load()) {
+      ARROW_ASSIGN_OR_RAISE(auto chunk, group.source->next(kPollMillis));
+      if (chunk.batch && chunk.batch->num_rows() > 0) {
+        for (auto& chain : group.chains) ARROW_RETURN_NOT_OK(chain->push(chunk.batch));
+      }
+      const int64_t now = now_micros();
+      if (now - last_tick >= kTickMicros) {
+        last_tick = now;
+        for (auto& chain : group.chains) ARROW_RETURN_NOT_OK(chain->tick(now));
+      }
+      if (chunk.end_of_input) {
+        group.done = true;
+        break;
+      }
+    }
+    return arrow::Status::OK();
+  }
+};
+
+Job::Job(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Job::~Job() { stop(); }
+
+arrow::Result<std::unique_ptr<Job>> Job::make(const sql::StatementSetPlan& plan,
+                                              ConnectorFactory& factory, JobOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  std::vector<PendingChain> pending;
+  for (const auto& root : plan.sinks) {
+    if (root->kind != sql::LogicalNodeKind::kSink || !root->table || root->inputs.size() != 1) {
+      return arrow::Status::Invalid("statement set entry is not an INSERT INTO a table");
+    }
+    SinkSpec spec;
+    spec.table = root->table;
+    spec.schema = root->table->physical_schema().to_arrow();
+    spec.options = effective_options(*root->table, impl->options.config);
+    spec.overwrite = root->overwrite;
+    auto sink = factory.make_sink(spec);
+    if (!sink.ok()) {
+      return sink.status().WithMessage("table '", root->table->name,
+                                       "': ", sink.status().message());
+    }
+    auto it = spec.options.find("connector");
+    auto shared = std::make_shared<SharedSink>(std::move(*sink), spec.schema, root->table->name,
+                                               it == spec.options.end() ? "?" : it->second);
+    impl->sinks.push_back(shared);
+    std::vector<const sql::LogicalNode*> above;
+    ARROW_RETURN_NOT_OK(impl->collect(*root->inputs[0], above, shared, pending));
+  }
+  ARROW_RETURN_NOT_OK(impl->plan(std::move(pending), factory));
+  return std::unique_ptr<Job>(new Job(std::move(impl)));
+}
+
+arrow::Result<std::unique_ptr<Job>> Job::make_query(const sql::LogicalNode& query,
+                                                    ConnectorFactory& factory, JobOptions options,
+                                                    RowCallback on_rows) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  auto shared = std::make_shared<SharedSink>(std::make_unique<CallbackSink>(std::move(on_rows)),
+                                             query.schema.to_arrow(), "query", "collect");
+  impl->sinks.push_back(shared);
+  std::vector<PendingChain> pending;
+  std::vector<const sql::LogicalNode*> above;
+  ARROW_RETURN_NOT_OK(impl->collect(query, above, shared, pending));
+  ARROW_RETURN_NOT_OK(impl->plan(std::move(pending), factory));
+  return std::unique_ptr<Job>(new Job(std::move(impl)));
+}
+
+bool Job::bounded() const {
+  for (const auto& g : impl_->groups) {
+    if (!g->source->bounded()) return false;
+  }
+  return true;
+}
+
+void Job::stop() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->stop_requested = true;
+  impl_->changed.notify_all();
+}
+
+arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
+  Impl& impl = *impl_;
+  const int64_t started = now_micros();
+  OperatorContext context;
+  context.job_name = impl.options.name;
+  arrow::Status st;
+  for (auto& sink : impl.sinks) {
+    st = sink->open(context);
+    if (!st.ok()) break;
+  }
+  for (size_t i = 0; st.ok() && i < impl.groups.size(); ++i) {
+    auto& g = impl.groups[i];
+    st = g->source->open(context);
+    for (auto& chain : g->chains) {
+      if (st.ok()) st = chain->open(context);
+    }
+  }
+  std::vector<std::thread> threads;
+  if (st.ok()) {
+    impl.running = int(impl.groups.size());
+    for (auto& g : impl.groups) {
+      threads.emplace_back([&impl, group = g.get()] { impl.drive(*group); });
+    }
+    spdlog::info("job {} running: {} source(s), {} sink(s)", impl.options.name, impl.groups.size(),
+                 impl.sinks.size());
+    std::unique_lock lock(impl.mutex);
+    while (impl.running > 0 && !impl.stop_requested) {
+      impl.changed.wait_for(lock, std::chrono::milliseconds(kPollMillis));
+      if (impl.options.cancel && impl.options.cancel->load()) impl.stop_requested = true;
+      if (max_duration_ms && now_micros() - started >= *max_duration_ms * 1000) {
+        impl.stop_requested = true;
+      }
+    }
+    impl.stop_requested = true;
+    lock.unlock();
+    for (auto& t : threads) t.join();
+    st = impl.error;
+  }
+  bool all_done = true;
+  for (auto& g : impl.groups) all_done &= g->done;
+  impl.cancelled = !all_done;
+  // Close chains (end of input lets operators flush), then sources and sinks. A stop by the user
+  // or the duration is graceful: what was written is committed. An error is not.
+  const bool graceful = st.ok();
+  for (auto& g : impl.groups) {
+    for (auto& chain : g->chains) {
+      auto cst = chain->close(graceful && g->done);
+      if (st.ok() && !cst.ok()) st = cst;
+    }
+    auto sst = g->source->close();
+    if (st.ok() && !sst.ok()) st = sst;
+  }
+  for (auto& sink : impl.sinks) {
+    auto kst = sink->close(st.ok());
+    if (st.ok() && !kst.ok()) st = kst.WithMessage("sink '", sink->table(), "': ", kst.message());
+  }
+  impl.elapsed = now_micros() - started;
+  return st;
+}
+
+JobSummary Job::summary() const {
+  JobSummary s;
+  for (const auto& g : impl_->groups) {
+    const auto m = g->source->metrics();
+    s.sources.push_back(
+        {g->table ? g->table->name : "(values)", g->connector, m.records_read, m.records_rejected});
+  }
+  for (const auto& sink : impl_->sinks) {
+    s.sinks.push_back({sink->table(), sink->connector(), sink->rows_written()});
+  }
+  s.cancelled = impl_->cancelled;
+  s.elapsed_micros = impl_->elapsed;
+  return s;
+}
+
+std::string Job::describe() const {
+  std::string out;
+  for (const auto& g : impl_->groups) {
+    const std::string src = g->table ? fmt::format("Source({}: {})", g->table->name, g->connector)
+                                     : std::string("Source(values)");
+    for (const auto& chain : g->chains) out += src + " -> " + chain->describe() + "\n";
+  }
+  return out;
+}
+
+}  // namespace roadpulse::exec

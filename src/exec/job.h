@@ -1,0 +1,98 @@
+#pragma once
+// roadpulse::exec — the execution engine. It turns the SQL front end's logical plans into running
+// jobs: sources (from a ConnectorFactory) push arrow::RecordBatches through fused chains of
+// operators (scan projection + watermark + pushed filter, filters, projections) into sinks.
+//
+// A Job runs one INSERT or an EXECUTE STATEMENT SET. Scans of the same table (same options) in
+// one job share a single Source that reads the union of their columns, so a stream feeding
+// several INSERTs is read once. Each shared source runs on its own thread; a sink fed by several
+// sources (UNION ALL, or two INSERTs into one table) serializes their writes. A bounded job (every
+// source finite) ends when all sources are done, after flushing and committing every sink; an
+// unbounded one runs until stop(), its cancel flag or its duration.
+//
+// Table options can be overridden per job without editing the SQL, through the session
+// configuration: `SET 'table-option.<table>.<key>' = '<value>'` (or `roadpulse sql -D ...`), e.g.
+// `table-option.us_accidents_stream.scan.stream.initpos = TRIM_HORIZON`.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/status.h>
+
+#include "exec/connector.h"
+#include "sql/logical_plan.h"
+
+namespace roadpulse::exec {
+
+struct JobOptions {
+  std::string name = "roadpulse-job";
+  /// Session configuration (SET key = value); `table-option.*` keys override table options.
+  std::map<std::string, std::string> config;
+  /// Polled while running; the job stops (cancelled, sinks flushed) once it reads true.
+  const std::atomic<bool>* cancel = nullptr;
+  /// Rows per batch sources aim for.
+  int64_t batch_rows = 4096;
+};
+
+struct JobSummary {
+  struct SourceStats {
+    std::string table;
+    std::string connector;
+    int64_t records_read = 0;
+    int64_t records_rejected = 0;
+  };
+  struct SinkStats {
+    std::string table;
+    std::string connector;
+    int64_t rows_written = 0;
+  };
+  std::vector<SourceStats> sources;
+  std::vector<SinkStats> sinks;
+  bool cancelled = false;  // stopped before the sources ended
+  int64_t elapsed_micros = 0;
+};
+
+/// Receives a query's result batches (SELECT in the shell).
+using RowCallback = std::function<arrow::Status(const std::shared_ptr<arrow::RecordBatch>&)>;
+
+/// The options a job uses for `table`: its WITH clause with `table-option.<name>.*` overrides.
+TableOptions effective_options(const sql::CatalogTable& table,
+                               const std::map<std::string, std::string>& config);
+
+class Job {
+ public:
+  /// Plans every sink of `plan`. Fails naming the node or function the engine cannot run.
+  static arrow::Result<std::unique_ptr<Job>> make(const sql::StatementSetPlan& plan,
+                                                  ConnectorFactory& factory, JobOptions options);
+  /// A SELECT: result rows go to `on_rows` (called from job threads, serialized).
+  static arrow::Result<std::unique_ptr<Job>> make_query(const sql::LogicalNode& query,
+                                                        ConnectorFactory& factory,
+                                                        JobOptions options, RowCallback on_rows);
+  ~Job();
+
+  /// True when every source is bounded.
+  bool bounded() const;
+  /// Runs until the sources end (bounded), stop() / the cancel flag, or `max_duration_ms`.
+  /// Returns the first error of any operator; sinks are closed either way.
+  arrow::Status run(std::optional<int64_t> max_duration_ms = std::nullopt);
+  /// Asks a running job to stop; thread-safe, idempotent.
+  void stop();
+  JobSummary summary() const;
+  /// One line per pipeline: source -> operators -> sink.
+  std::string describe() const;
+
+  struct Impl;
+
+ private:
+  explicit Job(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace roadpulse::exec
