@@ -84,6 +84,7 @@ arrow::Status Shard::recover(uint64_t starting_sequence) {
       unmask_crc(get_u32(checkpoint->data() + 16)) == crc32c_extend(0, checkpoint->data(), 16)) {
     checkpoint_base = get_u64(checkpoint->data());
     checkpoint_offset = static_cast<int64_t>(get_u64(checkpoint->data() + 8));
+    checkpoint_ = {checkpoint_base, checkpoint_offset};
   }
 
   for (size_t i = 0; i < bases.size(); ++i) {
@@ -830,7 +831,7 @@ arrow::Status Shard::enforce_retention(int64_t min_ts_ms, int64_t max_bytes) {
 
 arrow::Status Shard::close() {
   std::unique_lock lock(mu_);
-  if (shut_down_) return arrow::Status::OK();
+  if (shut_down_ || segments_.empty()) return arrow::Status::OK();  // closed, or never opened
   cv_.wait(lock, [&] { return !writing_ && !syncing_ && !rolling_ && pending_.empty(); });
   shut_down_ = true;
   cv_.notify_all();
@@ -846,6 +847,9 @@ arrow::Status Shard::close() {
   cv_.notify_all();
   lock.unlock();
   // Clean-shutdown checkpoint: lets recovery tell damage to the last batches from a torn tail.
+  if (checkpoint_ == std::pair<uint64_t, int64_t>{active->base_sequence, end}) {
+    return arrow::Status::OK();  // unchanged since open: spare the syncs
+  }
   std::string checkpoint(20, '\0');
   put_u64(checkpoint.data(), active->base_sequence);
   put_u64(checkpoint.data() + 8, static_cast<uint64_t>(end));

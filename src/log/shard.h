@@ -150,6 +150,7 @@ class Shard {
   bool closed_ = false;     // no more appends (resharded)
   bool shut_down_ = false;  // close() ran
   arrow::Status failed_;
+  std::pair<uint64_t, int64_t> checkpoint_{~uint64_t{0}, 0};  // as loaded: (segment, offset)
 };
 
 int64_t now_ms();
