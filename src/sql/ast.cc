@@ -119,7 +119,8 @@ std::string Expr::to_string() const {
     case ExprKind::kSubquery:
       return "(SELECT ...)";
     case ExprKind::kTableArg:
-      return "TABLE " + join_name(names);
+      return "TABLE " + join_name(names) +
+             (args.empty() ? std::string() : " PARTITION BY (" + args_text(*this) + ")");
     case ExprKind::kDescriptor: {
       std::string s = "DESCRIPTOR(";
       for (size_t i = 0; i < names.size(); ++i) s += (i > 0 ? ", " : "") + names[i];

@@ -1136,6 +1136,18 @@ class Parser {
       const SourcePos pos = advance().pos;
       auto e = make(ExprKind::kTableArg, pos);
       ARROW_ASSIGN_OR_RAISE(e->names, compound_name("a table name"));
+      if (peek().is_keyword("PARTITION")) {  // SESSION(TABLE t PARTITION BY key, ...)
+        advance();
+        ARROW_RETURN_NOT_OK(expect_keyword("BY"));
+        const bool parens = accept_symbol("(");
+        do {
+          auto key = make(ExprKind::kIdentifier, peek().pos);
+          ARROW_ASSIGN_OR_RAISE(auto name, identifier("a partition column"));
+          key->names.push_back(std::move(name));
+          e->args.push_back(std::move(key));
+        } while (parens && accept_symbol(","));
+        if (parens) ARROW_RETURN_NOT_OK(expect_symbol(")"));
+      }
       return e;
     }
     if (w == "DESCRIPTOR" && peek(1).is_symbol("(")) {
