@@ -75,6 +75,11 @@ arrow::Status serve(const ServeOptions& opts) {
   kinesis_options.shard_records_per_second = opts.shard_records_per_second;
   kinesis_options.shard_bytes_per_second = opts.shard_bytes_per_second;
   kinesis_options.max_shards_per_stream = opts.max_shards;
+  if (const char* offset = std::getenv("ROADPULSE_TEST_CLOCK_OFFSET_MS"); offset && *offset) {
+    kinesis_options.clock_offset_ms = std::strtoll(offset, nullptr, 10);
+    spdlog::warn("serve: clock shifted by {} ms for iterator expiry (test hook)",
+                 kinesis_options.clock_offset_ms);
+  }
   server::KinesisService service(store.get(), std::move(iterator_key), kinesis_options);
   server::KinesisHttpHandler kinesis(&service, server::SigV4Verifier(keys));
 

@@ -12,8 +12,6 @@ namespace roadpulse::server {
 
 namespace {
 
-int64_t now_ms() { return now_micros() / 1000; }
-
 bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
@@ -83,6 +81,8 @@ KinesisService::KinesisService(log::LogStore* store, std::string iterator_key,
     : store_(store), iterators_(std::move(iterator_key)), options_(std::move(options)) {}
 
 KinesisService::~KinesisService() = default;
+
+int64_t KinesisService::now_ms() const { return now_micros() / 1000 + options_.clock_offset_ms; }
 
 bool KinesisService::is_operation(std::string_view op) {
   static constexpr std::string_view kOps[] = {

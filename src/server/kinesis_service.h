@@ -33,6 +33,9 @@ struct KinesisOptions {
   /// Records over the limit fail with ProvisionedThroughputExceededException.
   int64_t shard_records_per_second = 0;
   int64_t shard_bytes_per_second = 0;
+  /// Added to the wall clock for iterator issue/expiry (tests of expiry; `serve` reads
+  /// ROADPULSE_TEST_CLOCK_OFFSET_MS).
+  int64_t clock_offset_ms = 0;
 };
 
 class KinesisService {
@@ -70,6 +73,7 @@ class KinesisService {
   Document shard_document(const log::ShardDescription& shard, int64_t created) const;
   /// Takes `records`/`bytes` from the shard's token bucket; false when over the limit.
   bool admit(std::string_view stream, int32_t shard, int64_t records, int64_t bytes);
+  int64_t now_ms() const;
   bool limits_enabled() const {
     return options_.shard_records_per_second > 0 || options_.shard_bytes_per_second > 0;
   }
