@@ -4,26 +4,33 @@
 // row type of the plan node that owns the expression.
 //
 // Guarantees the binder gives exec (so the evaluator needs no type inference of its own):
-// - Operands of arithmetic ("+", "-", "*", "/", "%"-as-"MOD") and comparison calls have the same
-//   SqlType kind (same_kind_as), except datetime +/- interval and interval * number. Implicit
-//   widening is an explicit kCast node (a literal is converted in place instead).
+// - Operands of comparisons have the same Arrow type (to_arrow()); so do the operands of
+//   arithmetic ("+", "-", "*", "/", "MOD"), except: DECIMAL operands may differ in precision and
+//   scale (integers meeting a DECIMAL are cast to DECIMAL(p, 0)), datetime +/- interval, and
+//   interval * / DOUBLE. When Arrow's kernel yields another type than `type` (decimals), cast
+//   the result to `type`. Implicit widening is an explicit kCast node; literals are converted in
+//   place instead.
 // - AND/OR take exactly two BOOLEAN operands; NOT one.
 // - CASE always has an ELSE (NULL of the result type when the SQL had none); all THEN/ELSE
-//   branches and the result have the same kind.
-// - IN lists: all items have the value's kind.
-// - BETWEEN is rewritten to `x >= lo AND x <= hi` (NOT BETWEEN to `x < lo OR x > hi`).
-// - NULLIF(a, b) stays a call; COALESCE operands share the result kind.
+//   branches have the result's Arrow type. IF(c, a, b) is a CASE too.
+// - IN lists: all items have the value's Arrow type.
+// - BETWEEN is rewritten to `x >= lo AND x <= hi` (NOT BETWEEN to `x < lo OR x > hi`);
+//   `a IS [NOT] DISTINCT FROM b` to a CASE over IS NULL and `=`.
+// - NULLIF(a, b) and COALESCE stay calls; their operands share the result's Arrow type.
+// - String arguments of string functions are STRING; integer positions/indexes are INT;
+//   POWER/SQRT/LN/LOG10/EXP take DOUBLE.
 //
 // Canonical function names (kCall::function) are upper case: operators use their symbol
-// ("+", "-", "*", "/", "=", "<>", "<", "<=", ">", ">=", "||"), unary minus is "NEGATE",
-// logical operators "AND", "OR", "NOT", "IS TRUE", "IS FALSE", "IS NOT TRUE", "IS NOT FALSE"; the
-// rest are the SQL names: MOD, ABS, ROUND, FLOOR, CEIL, POWER, UPPER, LOWER, TRIM, LTRIM, RTRIM,
-// SUBSTRING, CONCAT, CONCAT_WS, CHAR_LENGTH, REPLACE, REGEXP_EXTRACT, SPLIT_INDEX, COALESCE,
-// NULLIF, DATE_FORMAT, EXTRACT, TO_TIMESTAMP, CURRENT_TIMESTAMP, LOCALTIMESTAMP, NOW, PROCTIME,
+// ("+", "-", "*", "/", "=", "<>", "<", "<=", ">", ">=", "||"), unary minus is "NEGATE", `%` is
+// "MOD", logical operators "AND", "OR", "NOT", "IS TRUE", "IS FALSE", "IS NOT TRUE",
+// "IS NOT FALSE"; the rest are the SQL names: MOD, ABS, ROUND, FLOOR, CEIL, POWER, SQRT, LN,
+// LOG10, EXP, UPPER, LOWER, TRIM, LTRIM, RTRIM, SUBSTRING, CONCAT, CONCAT_WS, CHAR_LENGTH,
+// REPLACE, REGEXP_EXTRACT, SPLIT_INDEX, COALESCE, NULLIF, DATE_FORMAT, EXTRACT, TO_TIMESTAMP,
+// CURRENT_TIMESTAMP, LOCALTIMESTAMP, NOW, CURRENT_DATE, CURRENT_ROW_TIMESTAMP, PROCTIME,
 // TIMESTAMPADD, TIMESTAMPDIFF. docs/sql.md gives each one's argument and result types.
 // Calls that take a time unit (EXTRACT, FLOOR/CEIL of a datetime, TIMESTAMPADD, TIMESTAMPDIFF)
 // carry it in `time_unit` rather than as an argument.
-// TRIM(BOTH|LEADING|TRAILING chars FROM s) becomes TRIM|LTRIM|RTRIM with args (s, chars).
+// TRIM(BOTH|LEADING|TRAILING chars FROM s) becomes TRIM|LTRIM|RTRIM with args (s[, chars]).
 
 #include <cstdint>
 #include <memory>

@@ -731,7 +731,7 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
   const bool nullable = any_nullable(args);
 
   // ---- string functions
-  if (name == "UPPER" || name == "LOWER" || name == "INITCAP") {
+  if (name == "UPPER" || name == "LOWER") {
     ARROW_RETURN_NOT_OK(arity(1, 1, fmt::format("{}(STRING)", name)));
     if (!is_string(0)) return signature_error(fmt::format("{}(STRING)", name));
     SqlType t = args[0]->type.id == TypeId::kNull ? SqlType::string() : args[0]->type;
@@ -801,13 +801,6 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
     if (args.size() == 3) ARROW_RETURN_NOT_OK(to(2, SqlType::integer()));
     return result(SqlType::string(true));  // NULL when the regex does not match
   }
-  if (name == "REGEXP") {
-    ARROW_RETURN_NOT_OK(arity(2, 2, "REGEXP(STRING, STRING regex)"));
-    if (!is_string(0) || !is_string(1)) return signature_error("REGEXP(STRING, STRING regex)");
-    ARROW_RETURN_NOT_OK(to(0, SqlType::string()));
-    ARROW_RETURN_NOT_OK(to(1, SqlType::string()));
-    return result(SqlType::boolean(nullable));
-  }
   if (name == "SPLIT_INDEX") {
     ARROW_RETURN_NOT_OK(arity(3, 3, "SPLIT_INDEX(STRING, STRING delimiter, INT index)"));
     if (!is_string(0) || !is_string(1) || !is_integer(2)) {
@@ -862,11 +855,33 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
     return out;
   }
   if (name == "IS DISTINCT FROM" || name == "IS NOT DISTINCT FROM") {
-    auto c = common_type(args[0]->type, args[1]->type);
-    if (!c) return signature_error("x IS [NOT] DISTINCT FROM y with comparable operands");
-    ARROW_RETURN_NOT_OK(to(0, *c));
-    ARROW_RETURN_NOT_OK(to(1, *c));
-    return result(SqlType::boolean(false));
+    // Rewritten to NULL-safe equality from primitives every evaluator has:
+    // CASE WHEN a IS NULL THEN b IS NULL WHEN b IS NULL THEN FALSE ELSE a = b END
+    auto is_null = [](BoundExprPtr x) {
+      auto n = std::make_unique<BoundExpr>();
+      n->kind = BoundExprKind::kIsNull;
+      n->type = SqlType::boolean(false);
+      n->args.push_back(std::move(x));
+      return n;
+    };
+    BoundExprPtr a = std::move(args[0]), b = std::move(args[1]);
+    auto a_null = is_null(a->clone());
+    auto b_null = is_null(b->clone());
+    auto b_null2 = is_null(b->clone());
+    ARROW_ASSIGN_OR_RAISE(auto eq, make_comparison("=", std::move(a), std::move(b), e.pos));
+    auto out = std::make_unique<BoundExpr>();
+    out->kind = BoundExprKind::kCase;
+    out->type = SqlType::boolean(false);
+    out->args.push_back(std::move(a_null));
+    out->args.push_back(std::move(b_null));
+    out->args.push_back(std::move(b_null2));
+    out->args.push_back(BoundExpr::make_literal(std::make_shared<arrow::BooleanScalar>(false),
+                                                SqlType::boolean(false)));
+    out->args.push_back(std::move(eq));
+    if (name == "IS NOT DISTINCT FROM") return out;
+    std::vector<BoundExprPtr> not_args;
+    not_args.push_back(std::move(out));
+    return BoundExpr::call("NOT", SqlType::boolean(false), std::move(not_args));
   }
   // ---- time functions
   if (name == "CURRENT_TIMESTAMP" || name == "NOW" || name == "CURRENT_ROW_TIMESTAMP") {
@@ -880,10 +895,6 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
   if (name == "CURRENT_DATE") {
     ARROW_RETURN_NOT_OK(arity(0, 0, "CURRENT_DATE"));
     return result(SqlType::date(false));
-  }
-  if (name == "CURRENT_TIME" || name == "LOCALTIME") {
-    ARROW_RETURN_NOT_OK(arity(0, 0, name));
-    return result(SqlType::time(0, false));
   }
   if (name == "PROCTIME") {
     ARROW_RETURN_NOT_OK(arity(0, 0, "PROCTIME()"));
@@ -915,14 +926,6 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
       ARROW_RETURN_NOT_OK(to(i, SqlType::string()));
     }
     return result(SqlType::timestamp(3, true));  // NULL when the text does not parse
-  }
-  if (name == "TO_DATE") {
-    ARROW_RETURN_NOT_OK(arity(1, 2, "TO_DATE(STRING[, STRING format])"));
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (!is_string(i)) return signature_error("TO_DATE(STRING[, STRING format])");
-      ARROW_RETURN_NOT_OK(to(i, SqlType::string()));
-    }
-    return result(SqlType::date(true));
   }
   if (name == "TIMESTAMPADD") {
     if (args.size() != 2 || !is_integer(0) || !args[1]->type.is_datetime()) {
@@ -965,7 +968,7 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
     if (!is_numeric(0) && !args[0]->type.is_interval()) return signature_error("ABS(NUMERIC)");
     return result(args[0]->type.without_time_attribute());
   }
-  if (name == "ROUND" || name == "TRUNCATE") {
+  if (name == "ROUND") {
     ARROW_RETURN_NOT_OK(arity(1, 2, fmt::format("{}(NUMERIC[, INT])", name)));
     if (!is_numeric(0) || (args.size() == 2 && !is_integer(1))) {
       return signature_error(fmt::format("{}(NUMERIC[, INT])", name));
@@ -996,8 +999,7 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
     ARROW_RETURN_NOT_OK(to(1, SqlType::double_type()));
     return result(SqlType::double_type(nullable));
   }
-  if (name == "SQRT" || name == "LN" || name == "LOG10" || name == "LOG2" || name == "EXP" ||
-      name == "SIN" || name == "COS" || name == "TAN" || name == "DEGREES" || name == "RADIANS") {
+  if (name == "SQRT" || name == "LN" || name == "LOG10" || name == "EXP") {
     ARROW_RETURN_NOT_OK(arity(1, 1, fmt::format("{}(NUMERIC)", name)));
     if (!is_numeric(0)) return signature_error(fmt::format("{}(NUMERIC)", name));
     ARROW_RETURN_NOT_OK(to(0, SqlType::double_type()));
@@ -1008,7 +1010,8 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
     if (!is_numeric(0) || !is_numeric(1)) return signature_error("MOD(INT, INT)");
     return make_arithmetic("%", std::move(args[0]), std::move(args[1]), e.pos);
   }
-  if (name == "UNIX_TIMESTAMP" || name == "FROM_UNIXTIME" || name == "RAND") {
+  if (name == "UNIX_TIMESTAMP" || name == "FROM_UNIXTIME" || name == "RAND" || name == "TO_DATE" ||
+      name == "INITCAP" || name == "REGEXP" || name == "TRUNCATE") {
     return error(e.pos, fmt::format("function {} is not supported yet", name));
   }
   return error(e.pos, fmt::format("unknown function '{}'", name));

@@ -34,7 +34,9 @@ enum class LogicalNodeKind : uint8_t {
   kProject,  // exprs over the input; schema names are the aliases
   kUnion,    // UNION ALL of inputs with equal schemas
   kValues,   // constant rows (SELECT without FROM, VALUES)
-  kSink,     // INSERT INTO table: the input's row type equals table->physical_schema()
+  kSink,     // INSERT INTO table: input column i has the Arrow type of physical column i of
+             // table->physical_schema() (= schema); input names may differ: write the table's.
+             // A nullable input into a NOT NULL column must be checked at run time.
 };
 const char* logical_node_kind_name(LogicalNodeKind kind);
 

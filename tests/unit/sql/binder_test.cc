@@ -160,6 +160,10 @@ TEST_F(BinderTest, CaseCastCoalesceNullif) {
   EXPECT_EQ(type_of("COALESCE(i, ti)"), "INT");
   EXPECT_EQ(type_of("NULLIF(s, 'x')"), "VARCHAR(20)");
   EXPECT_EQ(type_of("IF(flag, 1, 2)"), "INT NOT NULL");
+  EXPECT_EQ(text_of("i IS NOT DISTINCT FROM b"),
+            "CASE WHEN (i IS NULL) THEN (b IS NULL) WHEN (b IS NULL) THEN false ELSE (CAST(i AS "
+            "BIGINT) = b) END");
+  EXPECT_EQ(type_of("s IS DISTINCT FROM 'x'"), "BOOLEAN NOT NULL");
 }
 
 TEST_F(BinderTest, StringFunctions) {
@@ -210,6 +214,7 @@ TEST_F(BinderTest, MathFunctions) {
   EXPECT_EQ(type_of("MOD(b, 7)"), "BIGINT NOT NULL");
   EXPECT_THAT(error_of("ABS(s)"), HasSubstr("cannot apply ABS"));
   EXPECT_THAT(error_of("NO_SUCH_FN(i)"), HasSubstr("unknown function 'NO_SUCH_FN'"));
+  EXPECT_THAT(error_of("TO_DATE(s)"), HasSubstr("function TO_DATE is not supported yet"));
   EXPECT_THAT(error_of("COUNT(i)"), HasSubstr("aggregate function COUNT is not supported yet"));
 }
 
