@@ -117,6 +117,7 @@ JsonEventEncoder::JsonEventEncoder(Schema schema) : schema_(std::move(schema)) {
     prefix += ':';
     prefixes_.push_back(std::move(prefix));
   }
+  has_txn_column_ = schema_.index_of(kTxnTimestampField) >= 0;
   txn_prefix_ = schema_.size() == 0 ? "{" : ",";
   txn_prefix_ += "\"Txn_Timestamp\":\"";
 }
@@ -147,7 +148,9 @@ arrow::Status JsonEventEncoder::append(std::span<const std::string_view> fields,
         }
         break;
       case FieldType::kInt: {
-        if (is_json_number(text) && text.find_first_of(".eE") == std::string_view::npos) {
+        // Up to 18 digits always fits an int64: copy; longer ones are range-checked.
+        if (text.size() <= 18 && is_json_number(text) &&
+            text.find_first_of(".eE") == std::string_view::npos) {
           out.append(text);
           break;
         }
@@ -158,13 +161,20 @@ arrow::Status JsonEventEncoder::append(std::span<const std::string_view> fields,
         break;
       }
       case FieldType::kDouble: {
+        // Without an exponent and under 300 characters a JSON number is a finite double: copy
+        // it. Anything else is range-checked, so "1e999" is rejected, not turned into inf.
+        if (text.size() < 300 && text.find_first_of("eE") == std::string_view::npos &&
+            is_json_number(text)) {
+          out.append(text);
+          break;
+        }
+        double v = 0;
+        if (!parse_finite_double(text, &v)) return fail(field_error(i, column, "a number", text));
         if (is_json_number(text)) {
           out.append(text);
           break;
         }
         // Not JSON's spelling (".5", "+1", "1.") but a number: write the same value in JSON's.
-        double v = 0;
-        if (!parse_finite_double(text, &v)) return fail(field_error(i, column, "a number", text));
         char buf[32];
         out.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
         break;
@@ -193,9 +203,13 @@ arrow::Status JsonEventEncoder::append(std::span<const std::string_view> fields,
       }
     }
   }
-  out += txn_prefix_;
-  out.append(txn_timestamp);
-  out.append("\"}");
+  if (has_txn_column_) {
+    out.push_back('}');  // the row carries its own Txn_Timestamp (e.g. re-played events)
+  } else {
+    out += txn_prefix_;
+    out.append(txn_timestamp);
+    out.append("\"}");
+  }
   return arrow::Status::OK();
 }
 
@@ -334,6 +348,10 @@ arrow::Result<DecodedEvent> JsonEventDecoder::decode(std::string_view json) {
     if (it != impl_->index.end()) {
       const int i = it->second;
       ARROW_ASSIGN_OR_RAISE(event.row[i], decode_value(field.value(), schema_.column(i).type, key));
+      if (key == kTxnTimestampField) {
+        if (const auto* ts = std::get_if<Timestamp>(&event.row[i]))
+          event.txn_timestamp = ts->micros;
+      }
     } else if (key == kTxnTimestampField) {
       ARROW_ASSIGN_OR_RAISE(Value v, decode_value(field.value(), FieldType::kTimestamp, key));
       if (const auto* ts = std::get_if<Timestamp>(&v)) event.txn_timestamp = ts->micros;

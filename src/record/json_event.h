@@ -39,7 +39,8 @@ class JsonEventEncoder {
   const Schema& schema() const { return schema_; }
 
   /// Appends one event (no trailing newline) for a CSV row whose fields follow the schema.
-  /// `txn_timestamp` is the ISO-8601 ingest time to add (format_iso8601_millis). On failure
+  /// `txn_timestamp` is the ISO-8601 ingest time to add (format_iso8601_millis), unless the schema
+  /// has a Txn_Timestamp column of its own (re-played events keep theirs). On failure
   /// `out` is left as it was and the status names the field, its column and the offending text.
   arrow::Status append(std::span<const std::string_view> fields, std::string_view txn_timestamp,
                        std::string& out) const;
@@ -48,6 +49,7 @@ class JsonEventEncoder {
   Schema schema_;
   std::vector<std::string> prefixes_;  // `{"ID":`, `,"Severity":`, ...
   std::string txn_prefix_;             // `,"Txn_Timestamp":"`
+  bool has_txn_column_ = false;        // the CSV has its own Txn_Timestamp: do not add one
 };
 
 struct DecodedEvent {

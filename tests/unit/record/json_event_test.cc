@@ -140,6 +140,33 @@ TEST(JsonEventEncoderTest, RejectsValuesThatAreNotTheirColumnsType) {
               HasSubstr("expected 47 fields, found 46"));
 }
 
+TEST(JsonEventEncoderTest, RangeChecksNumbers) {
+  ASSERT_OK_AND_ASSIGN(auto s,
+                       Schema::from_header(std::vector<std::string_view>{"Start_Lat", "Severity"}));
+  const JsonEventEncoder encoder(s);
+  std::string out;
+  EXPECT_THAT(encoder.append(std::vector<std::string_view>{"1e999", "1"}, kTxn, out).message(),
+              HasSubstr("expected a number, found '1e999'"));
+  EXPECT_THAT(encoder.append(std::vector<std::string_view>{"1", "99999999999999999999"}, kTxn, out)
+                  .message(),
+              HasSubstr("expected an integer"));
+  ASSERT_OK(encoder.append(std::vector<std::string_view>{"2.5e-3", "-4"}, kTxn, out));
+  EXPECT_THAT(out, HasSubstr(R"j({"Start_Lat":2.5e-3,"Severity":-4,)j"));
+}
+
+TEST(JsonEventEncoderTest, ReplayedEventsKeepTheirTxnTimestamp) {
+  ASSERT_OK_AND_ASSIGN(auto s,
+                       Schema::from_header(std::vector<std::string_view>{"ID", "Txn_Timestamp"}));
+  const JsonEventEncoder encoder(s);
+  std::string out;
+  ASSERT_OK(
+      encoder.append(std::vector<std::string_view>{"A-1", "2020-01-01 00:00:00.5"}, kTxn, out));
+  EXPECT_EQ(out, R"j({"ID":"A-1","Txn_Timestamp":"2020-01-01T00:00:00.5"})j");
+  ASSERT_OK_AND_ASSIGN(auto decoder, JsonEventDecoder::make(s));
+  ASSERT_OK_AND_ASSIGN(auto event, decoder->decode(out));
+  EXPECT_EQ(event.txn_timestamp, *parse_timestamp("2020-01-01 00:00:00.5"));
+}
+
 // CSV -> JSON -> decoded row == the CSV row read as typed values, for every row of every file.
 TEST(JsonEventRoundTrip, EveryRowOfTheSharedFiles) {
   for (const char* name : {"us_accidents_dec20_sample.csv", "us_accidents_dec21_head.csv",
