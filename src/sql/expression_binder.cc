@@ -56,6 +56,34 @@ std::optional<int64_t> parse_time(std::string_view s, int32_t* precision) {
   return (h * 3600LL + mi * 60LL) * kMicrosPerSecond + std::llround(sec * kMicrosPerSecond);
 }
 
+// Digits only, at most 9 of them (interval fields): nullopt otherwise.
+std::optional<int64_t> whole_number(const std::string& s) {
+  if (s.empty() || s.size() > 9) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// Digits with at most one '.', at least one digit, at most 18 integer digits.
+std::optional<long double> decimal_number(const std::string& s) {
+  const auto dot = s.find('.');
+  if (dot != std::string::npos && s.find('.', dot + 1) != std::string::npos) return std::nullopt;
+  const std::string whole = s.substr(0, dot);
+  const std::string frac = dot == std::string::npos ? "" : s.substr(dot + 1);
+  if ((whole.empty() && frac.empty()) || whole.size() > 18) return std::nullopt;
+  long double v = 0;
+  for (char c : whole) v = v * 10 + (c - '0');
+  long double scale = 0.1L;
+  for (char c : frac) {
+    v += (c - '0') * scale;
+    scale /= 10;
+  }
+  return v;
+}
+
 std::string type_list(const std::vector<BoundExprPtr>& args) {
   std::string out;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -418,14 +446,19 @@ arrow::Result<BoundExprPtr> Binder::bind_interval(const ast::Expr& e) {
     int64_t months = 0;
     if (start == TimeUnit::kYear && end == TimeUnit::kMonth) {
       if (fields.size() != 2) return bad();
-      months = std::stoll(fields[0]) * 12 + std::stoll(fields[1]);
-    } else if (start == end && fields.size() == 1 && fields[0].find('.') == std::string::npos) {
-      const int64_t n = std::stoll(fields[0]);
+      auto y = whole_number(fields[0]), m = whole_number(fields[1]);
+      if (!y || !m) return bad();
+      months = *y * 12 + *m;
+    } else if (start == end && fields.size() == 1) {
+      auto v = whole_number(fields[0]);
+      if (!v) return bad();
+      const int64_t n = *v;
       months = start == TimeUnit::kYear ? n * 12 : start == TimeUnit::kQuarter ? n * 3 : n;
     } else {
       return bad();
     }
     if (negative) months = -months;
+    if (months < INT32_MIN || months > INT32_MAX) return bad();
     return BoundExpr::make_literal(
         std::make_shared<arrow::MonthIntervalScalar>(static_cast<int32_t>(months)),
         SqlType::interval_year_month(false));
@@ -473,7 +506,9 @@ arrow::Result<BoundExprPtr> Binder::bind_interval(const ast::Expr& e) {
   for (size_t i = 0; i < units.size(); ++i) {
     const bool last = i + 1 == units.size();
     if (!last && fields[i].find('.') != std::string::npos) return bad();
-    total += std::stold(fields[i]) * unit_micros(units[i]);
+    auto v = decimal_number(fields[i]);
+    if (!v) return bad();
+    total += *v * unit_micros(units[i]);
   }
   if (total > 9.2e18L) return bad();
   int64_t micros = std::llround(total);

@@ -75,6 +75,12 @@ TEST_F(BinderTest, IntervalValues) {
   ASSERT_OK_AND_ASSIGN(auto c, bind("INTERVAL '1-6' YEAR TO MONTH"));
   EXPECT_EQ(static_cast<const arrow::MonthIntervalScalar&>(*c->literal).value, 18);
   EXPECT_THAT(error_of("INTERVAL '1:2' DAY"), HasSubstr("invalid interval literal '1:2' for DAY"));
+  for (const char* bad :
+       {"INTERVAL '.' SECOND", "INTERVAL '1.2.3' SECOND", "INTERVAL '99999999999999999999' YEAR",
+        "INTERVAL '1.5' MONTH", "INTERVAL '9999999999999999999999' SECOND", "INTERVAL '' DAY",
+        "INTERVAL '1 2' HOUR TO DAY"}) {
+    EXPECT_THAT(error_of(bad), HasSubstr("interval")) << bad;
+  }
 }
 
 TEST_F(BinderTest, ImplicitCastsInComparisons) {
