@@ -9,6 +9,7 @@
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
+#include <arrow/compute/initialize.h>
 #include <arrow/scalar.h>
 #include <arrow/util/decimal.h>
 #include <fmt/format.h>
@@ -638,45 +639,6 @@ bool parse_java_pattern(std::string_view text, std::string_view pattern, int64_t
   return true;
 }
 
-// Java's Double.toString / Float.toString rendering.
-std::string java_double(double v, bool is_float) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
-  char buf[40];
-  auto [ptr, ec] = is_float
-                       ? std::to_chars(buf, buf + sizeof(buf), static_cast<float>(v),
-                                       std::chars_format::scientific)
-                       : std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  std::string sci(buf, ptr);
-  // sci: [-]d[.ddd]e[+-]xx
-  const size_t e = sci.find('e');
-  std::string mantissa = sci.substr(0, e);
-  const int exponent = std::stoi(sci.substr(e + 1));
-  bool negative = mantissa[0] == '-';
-  if (negative) mantissa.erase(0, 1);
-  std::string digits;
-  for (char c : mantissa) {
-    if (c != '.') digits.push_back(c);
-  }
-  std::string out = negative ? "-" : "";
-  const double a = std::fabs(v);
-  if (a >= 1e-3 && a < 1e7) {
-    if (exponent >= 0) {
-      std::string int_part = digits.substr(0, std::min<size_t>(digits.size(), exponent + 1));
-      while (int_part.size() < size_t(exponent + 1)) int_part.push_back('0');
-      std::string frac = digits.size() > size_t(exponent + 1) ? digits.substr(exponent + 1) : "0";
-      out += int_part + "." + frac;
-    } else {
-      out += "0." + std::string(size_t(-exponent - 1), '0') + digits;
-    }
-  } else {
-    out += digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "E" +
-           std::to_string(exponent);
-  }
-  return out;
-}
-
 std::string timestamp_to_string(int64_t micros, int precision) {
   // Flink renders exactly `precision` fractional digits.
   const int64_t secs = floor_div(micros, kMicrosPerSecond);
@@ -953,7 +915,7 @@ class Compiler {
         Arg a{d};
         const bool is_float = from.id == TypeId::kFloat;
         return string_rows({a}, rows, [&](int64_t i, std::string* out) -> arrow::Result<bool> {
-          out->append(java_double(a.f64(i), is_float));
+          out->append(java_double_string(a.f64(i), is_float));
           return true;
         });
       }
@@ -1734,7 +1696,14 @@ class CompiledExprImpl final : public CompiledExpr {
 
 }  // namespace
 
+arrow::Status ensure_compute_kernels() {
+  // Arrow >= 21 registers its compute kernels only when asked to.
+  static const arrow::Status status = arrow::compute::Initialize();
+  return status;
+}
+
 arrow::Result<std::unique_ptr<CompiledExpr>> CompiledExpr::compile(const sql::BoundExpr& expr) {
+  ARROW_RETURN_NOT_OK(ensure_compute_kernels());
   Compiler compiler;
   auto root = compiler.compile(expr);
   if (!root.ok()) {

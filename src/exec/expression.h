@@ -34,6 +34,10 @@ class CompiledExpr {
       const arrow::RecordBatch& batch) const;
 };
 
+/// Registers Arrow's compute kernels (once per process; Arrow >= 21 needs this before any
+/// compute call). compile() calls it; other code using arrow::compute directly should too.
+arrow::Status ensure_compute_kernels();
+
 /// Evaluates a constant expression (no column references) to a scalar.
 arrow::Result<std::shared_ptr<arrow::Scalar>> evaluate_constant(const sql::BoundExpr& expr);
 

@@ -357,6 +357,7 @@ Job::~Job() { stop(); }
 
 arrow::Result<std::unique_ptr<Job>> Job::make(const sql::StatementSetPlan& plan,
                                               ConnectorFactory& factory, JobOptions options) {
+  ARROW_RETURN_NOT_OK(ensure_compute_kernels());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   std::vector<PendingChain> pending;
@@ -388,6 +389,7 @@ arrow::Result<std::unique_ptr<Job>> Job::make(const sql::StatementSetPlan& plan,
 arrow::Result<std::unique_ptr<Job>> Job::make_query(const sql::LogicalNode& query,
                                                     ConnectorFactory& factory, JobOptions options,
                                                     RowCallback on_rows) {
+  ARROW_RETURN_NOT_OK(ensure_compute_kernels());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   auto shared = std::make_shared<SharedSink>(std::make_unique<CallbackSink>(std::move(on_rows)),

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -161,6 +162,64 @@ int64_t from_micros(int64_t micros, arrow::TimeUnit::type unit) {
       return micros * 1000;
   }
   return micros;
+}
+
+// Java's Double.toString / Float.toString rendering.
+std::string java_double_string(double v, bool is_float) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
+  char buf[40];
+  auto [ptr, ec] = is_float
+                       ? std::to_chars(buf, buf + sizeof(buf), static_cast<float>(v),
+                                       std::chars_format::scientific)
+                       : std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string sci(buf, ptr);
+  // sci: [-]d[.ddd]e[+-]xx
+  const size_t e = sci.find('e');
+  std::string mantissa = sci.substr(0, e);
+  const int exponent = std::stoi(sci.substr(e + 1));
+  bool negative = mantissa[0] == '-';
+  if (negative) mantissa.erase(0, 1);
+  std::string digits;
+  for (char c : mantissa) {
+    if (c != '.') digits.push_back(c);
+  }
+  std::string out = negative ? "-" : "";
+  const double a = std::fabs(v);
+  if (a >= 1e-3 && a < 1e7) {
+    if (exponent >= 0) {
+      std::string int_part = digits.substr(0, std::min<size_t>(digits.size(), exponent + 1));
+      while (int_part.size() < size_t(exponent + 1)) int_part.push_back('0');
+      std::string frac = digits.size() > size_t(exponent + 1) ? digits.substr(exponent + 1) : "0";
+      out += int_part + "." + frac;
+    } else {
+      out += "0." + std::string(size_t(-exponent - 1), '0') + digits;
+    }
+  } else {
+    out += digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "E" +
+           std::to_string(exponent);
+  }
+  return out;
+}
+
+std::string java_local_date_time(int64_t micros) {
+  // LocalDateTime.toString(): seconds only when non-zero, fraction in groups of 3 digits.
+  const int64_t secs = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  const int64_t frac = micros - secs * 1000000;
+  std::string out = format_iso8601(secs * 1000000);  // "YYYY-MM-DDThh:mm:ss"
+  if (frac == 0 && out.compare(out.size() - 2, 2, "00") == 0) {
+    out.resize(out.size() - 3);
+    return out;
+  }
+  if (frac != 0) {
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), "%06lld", static_cast<long long>(frac));
+    std::string f(buf);
+    if (frac % 1000 == 0) f.resize(3);
+    out += "." + f;
+  }
+  return out;
 }
 
 }  // namespace roadpulse::exec

@@ -3,6 +3,7 @@
 // Each returns false when the text is not a value of the type; callers name the field.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <arrow/type_fwd.h>
@@ -30,5 +31,11 @@ bool parse_timestamp_text(std::string_view text, arrow::TimeUnit::type unit, int
 /// Converts an epoch value in `unit` to microseconds and back (truncating toward -inf).
 int64_t to_micros(int64_t value, arrow::TimeUnit::type unit);
 int64_t from_micros(int64_t micros, arrow::TimeUnit::type unit);
+
+/// Java's Double.toString / Float.toString: "3.0", "0.001", "1.0E7", "NaN", "-Infinity".
+std::string java_double_string(double v, bool is_float = false);
+/// Java's LocalDateTime.toString() of epoch microseconds: "2016-02-08T05:46",
+/// "2016-02-08T05:46:07", "2016-02-08T05:46:07.120" (how Flink prints TIMESTAMP values).
+std::string java_local_date_time(int64_t micros);
 
 }  // namespace roadpulse::exec

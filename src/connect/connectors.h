@@ -1,0 +1,87 @@
+#pragma once
+// Internal to src/connect: the built-in connectors (one .cc file each) and the helpers they share
+// (option validation, record formats). Not part of the module's public header.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include "connect/registry.h"
+#include "exec/json_format.h"
+
+namespace roadpulse::connect {
+
+ConnectorEntry stream_connector();
+ConnectorEntry kinesis_connector();
+ConnectorEntry filesystem_connector();
+ConnectorEntry datagen_connector();
+ConnectorEntry print_connector();
+ConnectorEntry blackhole_connector();
+
+/// Reads a table's options, remembering which keys a connector understands, so unknown keys are
+/// reported as Flink does ("Unsupported options found for 'kinesis': ...").
+class OptionReader {
+ public:
+  OptionReader(std::string connector, const exec::TableOptions& options)
+      : connector_(std::move(connector)), options_(options) {}
+
+  /// Keys under these prefixes are accepted without being read (e.g. "aws.", "json.").
+  void allow_prefix(std::string prefix) { prefixes_.push_back(std::move(prefix)); }
+  std::optional<std::string> get(const std::string& key);
+  arrow::Result<std::string> require(const std::string& key);
+  std::string get_or(const std::string& key, std::string fallback);
+  arrow::Result<int64_t> get_int(const std::string& key, int64_t fallback);
+  arrow::Result<bool> get_bool(const std::string& key, bool fallback);
+  /// Fails naming every option no get()/require()/prefix accounted for.
+  arrow::Status check_unknown() const;
+  const exec::TableOptions& all() const { return options_; }
+
+ private:
+  std::string connector_;
+  const exec::TableOptions& options_;
+  std::set<std::string> used_{"connector"};
+  std::vector<std::string> prefixes_;
+};
+
+/// Parses sizes like "128MB", "1kb", "4096".
+arrow::Result<int64_t> parse_memory_size(std::string_view text);
+/// Parses durations like "10 s", "500ms", "1min", "2h", "1000" (ms).
+arrow::Result<int64_t> parse_duration_ms(std::string_view text);
+
+/// A record format ('format' = json | csv) over a table's physical row.
+class RecordDecoder {
+ public:
+  virtual ~RecordDecoder() = default;
+  /// Decodes records into a batch of the spec's read schema; undecodable records are reported.
+  virtual arrow::Result<exec::DecodedBatch> decode(std::span<const std::string_view> records) = 0;
+  virtual bool ignore_parse_errors() const = 0;
+};
+
+class RecordEncoder {
+ public:
+  virtual ~RecordEncoder() = default;
+  /// Appends row `row` of `batch` as one record (no trailing newline).
+  virtual void encode_row(const arrow::RecordBatch& batch, int64_t row, std::string* out) = 0;
+};
+
+/// The format named by 'format' (json or csv; "raw" is not supported yet). Marks the format's
+/// options as known in `reader`.
+arrow::Result<std::unique_ptr<RecordDecoder>> make_decoder(OptionReader& reader,
+                                                           const exec::SourceSpec& spec);
+arrow::Result<std::unique_ptr<RecordEncoder>> make_encoder(
+    OptionReader& reader, const std::shared_ptr<arrow::Schema>& schema);
+
+/// Splits a file's bytes into records for `format`: JSON objects (NDJSON or multi-line) or CSV
+/// records (quoted fields may hold newlines). `lines` receives each record's first line.
+arrow::Status split_records(std::string_view format, std::string_view buffer,
+                            std::vector<std::string_view>* records, std::vector<int64_t>* lines);
+
+}  // namespace roadpulse::connect

@@ -1,0 +1,406 @@
+// `filesystem`: a bounded source over a file or a directory tree of json/csv files, and a sink
+// writing rolling files (Flink's FileSystem connector, row formats).
+//
+// Source: 'path' is a file or a directory (read recursively, files in name order, skipping names
+// starting with '.' or '_' as Flink does). Partition directories `key=value` fill the table's
+// PARTITIONED BY columns. An undecodable record fails the job naming the file and line, unless
+// the format's ignore-parse-errors option is set. csv: the roadpulse option
+// 'csv.ignore-first-line' skips each file's header.
+// Sink: 'path' is a directory; rows go to `part-<job uuid>-<n>.<format>` files, written under a
+// hidden in-progress name and renamed into place when the job ends (or a file rolls at
+// 'sink.rolling-policy.file-size'), so readers never see a partial file. PARTITIONED BY columns
+// become `key=value` directories and are not repeated inside the files, as in Flink.
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/compute/api.h>
+#include <arrow/scalar.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "connect/connectors.h"
+
+namespace roadpulse::connect {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+arrow::Result<std::vector<fs::path>> list_files(const fs::path& root) {
+  std::error_code ec;
+  if (!fs::exists(root, ec)) {
+    return arrow::Status::IOError("path '", root.string(), "' does not exist");
+  }
+  std::vector<fs::path> files;
+  if (fs::is_regular_file(root, ec)) {
+    files.push_back(root);
+    return files;
+  }
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return arrow::Status::IOError("listing '", root.string(), "': ", ec.message());
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.' || name[0] == '_') {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+arrow::Result<std::string> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return arrow::Status::IOError("cannot open '", path.string(), "'");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return arrow::Status::IOError("error reading '", path.string(), "'");
+  return buffer.str();
+}
+
+// key=value segments of a path relative to the table root.
+std::map<std::string, std::string> partition_values(const fs::path& root, const fs::path& file) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  const fs::path rel = fs::relative(file.parent_path(), root, ec);
+  if (ec) return out;
+  for (const auto& part : rel) {
+    const std::string s = part.string();
+    const size_t eq = s.find('=');
+    if (eq != std::string::npos && eq > 0) out[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return out;
+}
+
+class FileSource final : public exec::Source {
+ public:
+  FileSource(fs::path root, std::string format, bool skip_header,
+             std::unique_ptr<RecordDecoder> decoder, exec::SourceSpec spec,
+             std::vector<int> partition_columns, int64_t batch_rows)
+      : root_(std::move(root)),
+        format_(std::move(format)),
+        skip_header_(skip_header),
+        decoder_(std::move(decoder)),
+        spec_(std::move(spec)),
+        partition_columns_(std::move(partition_columns)),
+        batch_rows_(batch_rows) {}
+
+  std::string name() const override { return "filesystem:" + root_.string(); }
+  bool bounded() const override { return true; }
+
+  arrow::Status open(const exec::OperatorContext&) override {
+    ARROW_ASSIGN_OR_RAISE(files_, list_files(root_));
+    return arrow::Status::OK();
+  }
+
+  arrow::Result<exec::SourceChunk> next(int64_t) override {
+    exec::SourceChunk chunk;
+    while (record_ >= records_.size()) {
+      if (file_ >= files_.size()) {
+        chunk.end_of_input = true;
+        return chunk;
+      }
+      ARROW_RETURN_NOT_OK(load(files_[file_++]));
+    }
+    const size_t end = std::min(records_.size(), record_ + size_t(batch_rows_));
+    std::span<const std::string_view> slice(records_.data() + record_, end - record_);
+    ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->decode(slice));
+    if (!decoded.errors.empty()) {
+      const auto& e = decoded.errors.front();
+      return arrow::Status::Invalid("file '", current_.string(), "' line ",
+                                    lines_[record_ + size_t(e.index)], ": ", e.reason,
+                                    " (set the format's ignore-parse-errors option to skip)");
+    }
+    rejected_ += int64_t(slice.size()) - decoded.batch->num_rows();
+    record_ = end;
+    ARROW_ASSIGN_OR_RAISE(chunk.batch, fill_partitions(decoded.batch));
+    read_ += chunk.batch->num_rows();
+    return chunk;
+  }
+
+  exec::SourceMetrics metrics() const override { return {read_, rejected_}; }
+
+ private:
+  arrow::Status load(const fs::path& file) {
+    current_ = file;
+    ARROW_ASSIGN_OR_RAISE(buffer_, read_file(file));
+    records_.clear();
+    lines_.clear();
+    record_ = 0;
+    auto st = split_records(format_, buffer_, &records_, &lines_);
+    if (!st.ok()) return arrow::Status::Invalid("file '", file.string(), "': ", st.message());
+    if (skip_header_ && !records_.empty()) record_ = 1;
+    partitions_ = partition_values(root_, file);
+    return arrow::Status::OK();
+  }
+
+  // Replaces PARTITIONED BY columns with the values of the file's key=value directories.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> fill_partitions(
+      std::shared_ptr<arrow::RecordBatch> batch) {
+    if (partition_columns_.empty() || partitions_.empty()) return batch;
+    for (int c : partition_columns_) {
+      const auto& field = batch->schema()->field(c);
+      auto it = partitions_.find(field->name());
+      if (it == partitions_.end()) continue;
+      std::shared_ptr<arrow::Scalar> value;
+      if (it->second == "__DEFAULT_PARTITION__" || it->second == "null") {
+        value = arrow::MakeNullScalar(field->type());
+      } else {
+        auto cast = arrow::StringScalar(it->second).CastTo(field->type());
+        if (!cast.ok()) {
+          return arrow::Status::Invalid("partition directory '", field->name(), "=", it->second,
+                                        "' in ", current_.string(), " is not a ",
+                                        field->type()->ToString());
+        }
+        value = *cast;
+      }
+      ARROW_ASSIGN_OR_RAISE(auto array, arrow::MakeArrayFromScalar(*value, batch->num_rows()));
+      ARROW_ASSIGN_OR_RAISE(batch, batch->SetColumn(c, field, array));
+    }
+    return batch;
+  }
+
+  fs::path root_;
+  std::string format_;
+  bool skip_header_;
+  std::unique_ptr<RecordDecoder> decoder_;
+  exec::SourceSpec spec_;
+  std::vector<int> partition_columns_;  // positions in the read schema
+  int64_t batch_rows_;
+  std::vector<fs::path> files_;
+  size_t file_ = 0;
+  fs::path current_;
+  std::string buffer_;
+  std::vector<std::string_view> records_;
+  std::vector<int64_t> lines_;
+  size_t record_ = 0;
+  std::map<std::string, std::string> partitions_;
+  int64_t read_ = 0;
+  int64_t rejected_ = 0;
+};
+
+std::string random_id() {
+  std::random_device rd;
+  std::mt19937_64 gen(rd());
+  return fmt::format("{:016x}", gen());
+}
+
+class FileSink final : public exec::Sink {
+ public:
+  FileSink(fs::path root, std::string format, std::unique_ptr<RecordEncoder> encoder,
+           std::shared_ptr<arrow::Schema> schema, std::vector<int> partition_columns,
+           int64_t roll_bytes)
+      : root_(std::move(root)),
+        format_(std::move(format)),
+        encoder_(std::move(encoder)),
+        schema_(std::move(schema)),
+        partition_columns_(std::move(partition_columns)),
+        roll_bytes_(roll_bytes),
+        id_(random_id()) {
+    for (int i = 0; i < schema_->num_fields(); ++i) {
+      if (std::find(partition_columns_.begin(), partition_columns_.end(), i) ==
+          partition_columns_.end()) {
+        data_columns_.push_back(i);
+      }
+    }
+    arrow::FieldVector fields;
+    for (int i : data_columns_) fields.push_back(schema_->field(i));
+    data_schema_ = arrow::schema(std::move(fields));
+  }
+
+  std::string name() const override { return "filesystem:" + root_.string(); }
+
+  arrow::Status open(const exec::OperatorContext&) override {
+    std::error_code ec;
+    fs::create_directories(root_, ec);
+    if (ec) return arrow::Status::IOError("cannot create '", root_.string(), "': ", ec.message());
+    return arrow::Status::OK();
+  }
+
+  arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    std::vector<std::shared_ptr<arrow::Array>> columns;
+    for (int i : data_columns_) columns.push_back(batch->column(i));
+    auto data = arrow::RecordBatch::Make(data_schema_, batch->num_rows(), std::move(columns));
+    for (int64_t r = 0; r < batch->num_rows(); ++r) {
+      std::string dir = partition_dir(*batch, r);
+      Bucket& bucket = buckets_[dir];
+      line_.clear();
+      encoder_->encode_row(*data, r, &line_);
+      line_.push_back('\n');
+      if (!bucket.out.is_open()) ARROW_RETURN_NOT_OK(start_file(dir, bucket));
+      bucket.out.write(line_.data(), std::streamsize(line_.size()));
+      bucket.bytes += int64_t(line_.size());
+      ++written_;
+      if (bucket.bytes >= roll_bytes_) ARROW_RETURN_NOT_OK(finish_file(bucket));
+    }
+    return arrow::Status::OK();
+  }
+
+  arrow::Status prepare_commit(int64_t) override {
+    for (auto& [_, bucket] : buckets_) {
+      if (bucket.out.is_open()) ARROW_RETURN_NOT_OK(finish_file(bucket));
+    }
+    return arrow::Status::OK();
+  }
+
+  arrow::Status close(bool end_of_data) override {
+    if (!end_of_data) {
+      // A failed job leaves nothing half-written behind.
+      for (auto& [_, bucket] : buckets_) {
+        if (!bucket.out.is_open()) continue;
+        bucket.out.close();
+        std::error_code ec;
+        fs::remove(bucket.staging, ec);
+      }
+      return arrow::Status::OK();
+    }
+    return prepare_commit(0);
+  }
+
+  int64_t rows_written() const override { return written_; }
+
+ private:
+  struct Bucket {
+    std::ofstream out;
+    fs::path staging;
+    fs::path final_path;
+    int64_t bytes = 0;
+  };
+
+  std::string partition_dir(const arrow::RecordBatch& batch, int64_t row) {
+    std::string dir;
+    for (int c : partition_columns_) {
+      const auto& array = *batch.column(c);
+      std::string value = "__DEFAULT_PARTITION__";
+      if (array.IsValid(row)) {
+        if (array.type_id() == arrow::Type::STRING) {
+          value = std::string(static_cast<const arrow::StringArray&>(array).GetView(row));
+        } else {
+          auto scalar = array.GetScalar(row);
+          if (scalar.ok()) value = (*scalar)->ToString();
+        }
+      }
+      if (!dir.empty()) dir += "/";
+      dir += schema_->field(c)->name() + "=" + value;
+    }
+    return dir;
+  }
+
+  arrow::Status start_file(const std::string& dir, Bucket& bucket) {
+    const fs::path directory = dir.empty() ? root_ : root_ / dir;
+    std::error_code ec;
+    fs::create_directories(directory, ec);
+    if (ec)
+      return arrow::Status::IOError("cannot create '", directory.string(), "': ", ec.message());
+    const std::string file = fmt::format("part-{}-{}.{}", id_, counter_++, format_);
+    bucket.final_path = directory / file;
+    bucket.staging = directory / ("." + file + ".inprogress");
+    bucket.out.open(bucket.staging, std::ios::binary | std::ios::trunc);
+    if (!bucket.out) return arrow::Status::IOError("cannot write '", bucket.staging.string(), "'");
+    bucket.bytes = 0;
+    return arrow::Status::OK();
+  }
+
+  arrow::Status finish_file(Bucket& bucket) {
+    bucket.out.flush();
+    const bool ok = bool(bucket.out);
+    bucket.out.close();
+    if (!ok) return arrow::Status::IOError("error writing '", bucket.staging.string(), "'");
+    std::error_code ec;
+    fs::rename(bucket.staging, bucket.final_path, ec);
+    if (ec) {
+      return arrow::Status::IOError("cannot commit '", bucket.final_path.string(),
+                                    "': ", ec.message());
+    }
+    return arrow::Status::OK();
+  }
+
+  fs::path root_;
+  std::string format_;
+  std::unique_ptr<RecordEncoder> encoder_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::vector<int> partition_columns_;
+  std::vector<int> data_columns_;
+  std::shared_ptr<arrow::Schema> data_schema_;
+  int64_t roll_bytes_;
+  std::string id_;
+  std::map<std::string, Bucket> buckets_;
+  int counter_ = 0;
+  int64_t written_ = 0;
+  std::string line_;
+};
+
+}  // namespace
+
+ConnectorEntry filesystem_connector() {
+  ConnectorEntry entry;
+  entry.name = "filesystem";
+  entry.make_source = [](const exec::SourceSpec& spec,
+                         ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Source>> {
+    OptionReader reader("filesystem", spec.options);
+    ARROW_ASSIGN_OR_RAISE(std::string path, reader.require("path"));
+    ARROW_ASSIGN_OR_RAISE(std::string format, reader.require("format"));
+    ARROW_ASSIGN_OR_RAISE(bool skip_header, reader.get_bool("csv.ignore-first-line", false));
+    if (reader.get("source.monitor-interval")) {
+      return arrow::Status::NotImplemented(
+          "filesystem option 'source.monitor-interval' (continuous reading) is not supported yet");
+    }
+    reader.allow_prefix("sink.");
+    reader.get("partition.default-name");
+    ARROW_ASSIGN_OR_RAISE(auto decoder, make_decoder(reader, spec));
+    ARROW_RETURN_NOT_OK(reader.check_unknown());
+    std::vector<int> partition_columns;
+    for (const auto& key : spec.table->partition_keys) {
+      const int i = spec.read_schema->GetFieldIndex(key);
+      if (i >= 0) partition_columns.push_back(i);
+    }
+    return std::make_unique<FileSource>(path, format, skip_header, std::move(decoder), spec,
+                                        std::move(partition_columns), 4096);
+  };
+  entry.make_sink = [](const exec::SinkSpec& spec,
+                       ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Sink>> {
+    OptionReader reader("filesystem", spec.options);
+    ARROW_ASSIGN_OR_RAISE(std::string path, reader.require("path"));
+    ARROW_ASSIGN_OR_RAISE(std::string format, reader.require("format"));
+    int64_t roll = 128LL << 20;
+    if (auto size = reader.get("sink.rolling-policy.file-size")) {
+      ARROW_ASSIGN_OR_RAISE(roll, parse_memory_size(*size));
+    }
+    reader.allow_prefix("sink.");
+    reader.get("partition.default-name");
+    std::vector<int> partition_columns;
+    for (const auto& key : spec.table->partition_keys) {
+      const int i = spec.schema->GetFieldIndex(key);
+      if (i < 0) {
+        return arrow::Status::Invalid("PARTITIONED BY column '", key, "' is not a column");
+      }
+      partition_columns.push_back(i);
+    }
+    arrow::FieldVector data_fields;
+    for (int i = 0; i < spec.schema->num_fields(); ++i) {
+      if (std::find(partition_columns.begin(), partition_columns.end(), i) ==
+          partition_columns.end()) {
+        data_fields.push_back(spec.schema->field(i));
+      }
+    }
+    ARROW_ASSIGN_OR_RAISE(auto encoder, make_encoder(reader, arrow::schema(data_fields)));
+    ARROW_RETURN_NOT_OK(reader.check_unknown());
+    if (spec.overwrite) {
+      std::error_code ec;
+      for (auto& file : list_files(path).ValueOr({})) fs::remove(file, ec);
+    }
+    return std::make_unique<FileSink>(path, format, std::move(encoder), spec.schema,
+                                      std::move(partition_columns), roll);
+  };
+  return entry;
+}
+
+}  // namespace roadpulse::connect

@@ -1,0 +1,410 @@
+// `stream` and `kinesis`: tables on roadpulse streams of the embedded log.
+//
+// Source: reads every shard of the stream from 'scan.stream.initpos' (TRIM_HORIZON, LATEST — the
+// Kinesis connector's default — or AT_TIMESTAMP with 'scan.stream.initpos-timestamp'), decodes the
+// records with the table's format and sends undecodable ones to the dead-letter stream
+// `<stream>.dlq` (unless the format ignores parse errors). Unbounded, unless the roadpulse option
+// 'scan.stream.endpos' = 'LATEST' bounds it to what the stream held when the job started.
+// Sink: encodes rows with the format and appends them (acknowledged durably by the log) with the
+// partition key = the PARTITIONED BY columns' values joined by '|' (Flink's Kinesis partitioner),
+// or round-robin keys when the table has no partition keys.
+// `kinesis` requires the stream to exist (as AWS does); `stream` creates a missing stream with
+// 'stream.shards' shards (default 1). 'stream.create-if-missing' overrides either default.
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include <arrow/array.h>
+#include <arrow/scalar.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/time.h"
+#include "connect/connectors.h"
+#include "exec/text_parse.h"
+
+namespace roadpulse::connect {
+
+namespace {
+
+constexpr int kReadRecords = 4096;
+constexpr int64_t kReadBytes = 8LL << 20;
+constexpr size_t kAppendChunk = 500;
+
+struct StreamTableOptions {
+  std::string stream;
+  bool create_if_missing = false;
+  int shards = 1;
+};
+
+arrow::Result<StreamTableOptions> stream_options(OptionReader& reader, bool kinesis) {
+  StreamTableOptions o;
+  ARROW_ASSIGN_OR_RAISE(o.stream, reader.require("stream"));
+  ARROW_ASSIGN_OR_RAISE(o.create_if_missing, reader.get_bool("stream.create-if-missing", !kinesis));
+  ARROW_ASSIGN_OR_RAISE(int64_t shards, reader.get_int("stream.shards", 1));
+  if (shards < 1) return arrow::Status::Invalid("option 'stream.shards' must be >= 1");
+  o.shards = int(shards);
+  if (kinesis) {
+    // AWS settings mean nothing to the embedded log; accepted so Flink DDL runs unchanged.
+    reader.allow_prefix("aws.");
+    reader.allow_prefix("flink.");
+    reader.allow_prefix("scan.shard.");
+  }
+  return o;
+}
+
+arrow::Status ensure_stream(log::LogStore& log, const StreamTableOptions& o) {
+  auto described = log.describe_stream(o.stream);
+  if (described.ok()) return arrow::Status::OK();
+  if (!o.create_if_missing) {
+    return arrow::Status::Invalid("stream '", o.stream,
+                                  "' does not exist; create it with `roadpulse stream create ",
+                                  o.stream, "` (", described.status().message(), ")");
+  }
+  auto st = log.create_stream(o.stream, o.shards);
+  if (!st.ok() && !log.describe_stream(o.stream).ok()) return st;
+  spdlog::info("created stream {} with {} shard(s)", o.stream, o.shards);
+  return arrow::Status::OK();
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", int(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+class StreamSource final : public exec::Source {
+ public:
+  StreamSource(std::string connector, StreamTableOptions table, log::StartPosition start,
+               bool bounded, std::unique_ptr<RecordDecoder> decoder,
+               std::shared_ptr<log::LogStore> log)
+      : connector_(std::move(connector)),
+        table_(std::move(table)),
+        start_(start),
+        bounded_(bounded),
+        decoder_(std::move(decoder)),
+        log_(std::move(log)) {}
+
+  std::string name() const override { return connector_ + ":" + table_.stream; }
+  bool bounded() const override { return bounded_; }
+
+  arrow::Status open(const exec::OperatorContext&) override {
+    ARROW_RETURN_NOT_OK(ensure_stream(*log_, table_));
+    ARROW_ASSIGN_OR_RAISE(auto description, log_->describe_stream(table_.stream));
+    for (const auto& shard : description.shards) {
+      Shard s;
+      s.id = shard.id;
+      ARROW_ASSIGN_OR_RAISE(s.next, log_->resolve(table_.stream, shard.id, start_));
+      s.end = shard.ending_sequence ? *shard.ending_sequence : shard.next_sequence;
+      shards_.push_back(s);
+    }
+    if (shards_.empty())
+      return arrow::Status::Invalid("stream '", table_.stream, "' has no shards");
+    return arrow::Status::OK();
+  }
+
+  arrow::Result<exec::SourceChunk> next(int64_t timeout_ms) override {
+    exec::SourceChunk chunk;
+    const size_t n = shards_.size();
+    for (size_t attempt = 0; attempt < n; ++attempt) {
+      Shard& s = shards_[(cursor_ + attempt) % n];
+      if (s.finished) continue;
+      int max_records = kReadRecords;
+      if (bounded_) {
+        if (s.next >= s.end) {
+          s.finished = true;
+          continue;
+        }
+        max_records = int(std::min<uint64_t>(kReadRecords, s.end.value - s.next.value));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto read,
+                            log_->read(table_.stream, s.id, s.next, max_records, kReadBytes));
+      if (read.records.empty()) {
+        if (read.end_of_closed_shard) s.finished = true;
+        continue;
+      }
+      s.next = read.next;
+      cursor_ = (cursor_ + attempt + 1) % n;
+      ARROW_ASSIGN_OR_RAISE(chunk.batch, decode(read.records));
+      return chunk;
+    }
+    bool all_finished = true;
+    for (const auto& s : shards_) all_finished &= s.finished;
+    if (all_finished && (bounded_ || !shards_.empty())) {
+      // A bounded read is done; an unbounded one ends only when every shard closed for good.
+      if (bounded_) {
+        chunk.end_of_input = true;
+        return chunk;
+      }
+    }
+    // Nothing now: wait for the next shard to get data (bounded by the timeout).
+    Shard& s = shards_[cursor_ % n];
+    cursor_ = (cursor_ + 1) % n;
+    if (!s.finished) {
+      ARROW_RETURN_NOT_OK(
+          log_->wait_for_data(table_.stream, s.id, s.next, timeout_ms / int64_t(n) + 1));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(timeout_ms, 50)));
+    }
+    return chunk;
+  }
+
+  exec::SourceMetrics metrics() const override { return {read_, rejected_}; }
+
+ private:
+  struct Shard {
+    log::ShardId id;
+    log::SequenceNumber next;
+    log::SequenceNumber end;  // bounded reads stop here
+    bool finished = false;
+  };
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> decode(
+      const std::vector<log::StoredRecord>& records) {
+    views_.clear();
+    for (const auto& r : records) views_.push_back(r.data);
+    ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->decode(views_));
+    read_ += decoded.batch->num_rows();
+    rejected_ += int64_t(records.size()) - decoded.batch->num_rows();
+    if (!decoded.errors.empty()) ARROW_RETURN_NOT_OK(dead_letter(records, decoded.errors));
+    return decoded.batch;
+  }
+
+  // Bad records go to `<stream>.dlq` with the reason, so the job keeps running and nothing is lost.
+  arrow::Status dead_letter(const std::vector<log::StoredRecord>& records,
+                            const std::vector<exec::RecordError>& errors) {
+    const std::string dlq = table_.stream + ".dlq";
+    if (!dlq_ready_) {
+      if (!log_->describe_stream(dlq).ok()) {
+        auto st = log_->create_stream(dlq, 1);
+        if (!st.ok() && !log_->describe_stream(dlq).ok()) return st;
+      }
+      dlq_ready_ = true;
+    }
+    std::vector<std::string> bodies;
+    std::vector<log::AppendRecord> appends;
+    bodies.reserve(errors.size());
+    for (const auto& e : errors) {
+      const auto& r = records[size_t(e.index)];
+      bodies.push_back(fmt::format(
+          R"({{"stream":"{}","shard":"{}","sequence":"{}","partition_key":"{}","reason":"{}","data":"{}"}})",
+          json_escape(table_.stream), r.shard.to_string(), r.sequence.value,
+          json_escape(r.partition_key), json_escape(e.reason), json_escape(r.data)));
+      if (warned_ < 5) {
+        spdlog::warn("{}: record {} of {} rejected ({}) -> {}", name(), r.sequence.value,
+                     r.shard.to_string(), e.reason, dlq);
+        ++warned_;
+      }
+    }
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      appends.push_back({records[size_t(errors[i].index)].partition_key, bodies[i], std::nullopt});
+    }
+    return log_->append(dlq, appends).status();
+  }
+
+  std::string connector_;
+  StreamTableOptions table_;
+  log::StartPosition start_;
+  bool bounded_;
+  std::unique_ptr<RecordDecoder> decoder_;
+  std::shared_ptr<log::LogStore> log_;
+  std::vector<Shard> shards_;
+  size_t cursor_ = 0;
+  std::vector<std::string_view> views_;
+  int64_t read_ = 0;
+  int64_t rejected_ = 0;
+  bool dlq_ready_ = false;
+  int warned_ = 0;
+};
+
+class StreamSink final : public exec::Sink {
+ public:
+  StreamSink(std::string connector, StreamTableOptions table, std::vector<int> key_columns,
+             std::string key_delimiter, std::unique_ptr<RecordEncoder> encoder,
+             std::shared_ptr<log::LogStore> log)
+      : connector_(std::move(connector)),
+        table_(std::move(table)),
+        key_columns_(std::move(key_columns)),
+        key_delimiter_(std::move(key_delimiter)),
+        encoder_(std::move(encoder)),
+        log_(std::move(log)) {}
+
+  std::string name() const override { return connector_ + ":" + table_.stream; }
+
+  arrow::Status open(const exec::OperatorContext&) override { return ensure_stream(*log_, table_); }
+
+  arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    const int64_t rows = batch->num_rows();
+    for (int64_t start = 0; start < rows; start += int64_t(kAppendChunk)) {
+      const int64_t end = std::min<int64_t>(rows, start + int64_t(kAppendChunk));
+      bodies_.assign(size_t(end - start), std::string());
+      keys_.assign(size_t(end - start), std::string());
+      appends_.clear();
+      for (int64_t r = start; r < end; ++r) {
+        encoder_->encode_row(*batch, r, &bodies_[size_t(r - start)]);
+        partition_key(*batch, r, &keys_[size_t(r - start)]);
+      }
+      for (size_t i = 0; i < bodies_.size(); ++i) {
+        appends_.push_back({keys_[i], bodies_[i], std::nullopt});
+      }
+      auto st = log_->append(table_.stream, appends_).status();
+      if (!st.ok())
+        return st.WithMessage("appending to stream '", table_.stream, "': ", st.message());
+      written_ += end - start;
+    }
+    return arrow::Status::OK();
+  }
+
+  int64_t rows_written() const override { return written_; }
+
+ private:
+  void partition_key(const arrow::RecordBatch& batch, int64_t row, std::string* out) {
+    if (key_columns_.empty()) {
+      *out = std::to_string(round_robin_++);
+      return;
+    }
+    for (size_t k = 0; k < key_columns_.size(); ++k) {
+      if (k) out->append(key_delimiter_);
+      const auto& array = *batch.column(key_columns_[k]);
+      if (array.IsNull(row)) {
+        out->append("null");
+        continue;
+      }
+      if (array.type_id() == arrow::Type::STRING) {
+        out->append(static_cast<const arrow::StringArray&>(array).GetView(row));
+      } else if (array.type_id() == arrow::Type::INT64) {
+        out->append(std::to_string(static_cast<const arrow::Int64Array&>(array).Value(row)));
+      } else {
+        auto scalar = array.GetScalar(row);
+        out->append(scalar.ok() ? (*scalar)->ToString() : "null");
+      }
+    }
+    if (out->empty()) out->assign("-");  // Kinesis rejects empty partition keys
+  }
+
+  std::string connector_;
+  StreamTableOptions table_;
+  std::vector<int> key_columns_;
+  std::string key_delimiter_;
+  std::unique_ptr<RecordEncoder> encoder_;
+  std::shared_ptr<log::LogStore> log_;
+  std::vector<std::string> bodies_;
+  std::vector<std::string> keys_;
+  std::vector<log::AppendRecord> appends_;
+  int64_t written_ = 0;
+  uint64_t round_robin_ = 0;
+};
+
+arrow::Result<log::StartPosition> start_position(OptionReader& reader) {
+  log::StartPosition start;
+  const std::string initpos = reader.get_or("scan.stream.initpos", "LATEST");
+  if (initpos == "TRIM_HORIZON") {
+    start.kind = log::StartKind::kTrimHorizon;
+  } else if (initpos == "LATEST") {
+    start.kind = log::StartKind::kLatest;
+  } else if (initpos == "AT_TIMESTAMP") {
+    start.kind = log::StartKind::kAtTimestamp;
+    ARROW_ASSIGN_OR_RAISE(std::string ts, reader.require("scan.stream.initpos-timestamp"));
+    const std::string format = reader.get_or("scan.stream.initpos-timestamp-format", "");
+    double seconds = 0;
+    if (exec::parse_double_text(ts, &seconds)) {
+      start.timestamp_ms = int64_t(std::llround(seconds * 1000));
+    } else {
+      int64_t micros = 0;
+      if (!exec::parse_timestamp_text(ts, arrow::TimeUnit::MICRO, &micros)) {
+        return arrow::Status::Invalid(
+            "option 'scan.stream.initpos-timestamp' must be epoch seconds or an ISO-8601 "
+            "timestamp, got '",
+            ts, "'");
+      }
+      start.timestamp_ms = micros / 1000;
+    }
+  } else {
+    return arrow::Status::Invalid(
+        "option 'scan.stream.initpos' must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, got '", initpos,
+        "'");
+  }
+  return start;
+}
+
+ConnectorEntry make_entry(const std::string& name, bool kinesis) {
+  ConnectorEntry entry;
+  entry.name = name;
+  entry.make_source = [name, kinesis](
+                          const exec::SourceSpec& spec,
+                          ConnectContext& context) -> arrow::Result<std::unique_ptr<exec::Source>> {
+    OptionReader reader(name, spec.options);
+    ARROW_ASSIGN_OR_RAISE(auto table, stream_options(reader, kinesis));
+    ARROW_ASSIGN_OR_RAISE(auto start, start_position(reader));
+    const std::string endpos = reader.get_or("scan.stream.endpos", "NONE");
+    if (endpos != "NONE" && endpos != "LATEST") {
+      return arrow::Status::Invalid("option 'scan.stream.endpos' must be NONE or LATEST, got '",
+                                    endpos, "'");
+    }
+    reader.get("sink.partitioner-field-delimiter");
+    reader.get("sink.fail-on-error");
+    reader.allow_prefix("sink.");
+    ARROW_ASSIGN_OR_RAISE(auto decoder, make_decoder(reader, spec));
+    ARROW_RETURN_NOT_OK(reader.check_unknown());
+    ARROW_ASSIGN_OR_RAISE(auto log, context.log());
+    return std::make_unique<StreamSource>(name, std::move(table), start, endpos == "LATEST",
+                                          std::move(decoder), std::move(log));
+  };
+  entry.make_sink = [name, kinesis](
+                        const exec::SinkSpec& spec,
+                        ConnectContext& context) -> arrow::Result<std::unique_ptr<exec::Sink>> {
+    OptionReader reader(name, spec.options);
+    ARROW_ASSIGN_OR_RAISE(auto table, stream_options(reader, kinesis));
+    const std::string delimiter = reader.get_or("sink.partitioner-field-delimiter", "|");
+    reader.allow_prefix("sink.");
+    reader.allow_prefix("scan.");
+    ARROW_ASSIGN_OR_RAISE(auto encoder, make_encoder(reader, spec.schema));
+    ARROW_RETURN_NOT_OK(reader.check_unknown());
+    std::vector<int> key_columns;
+    for (const auto& key : spec.table->partition_keys) {
+      const int index = spec.schema->GetFieldIndex(key);
+      if (index < 0) {
+        return arrow::Status::Invalid("PARTITIONED BY column '", key, "' is not a column of ",
+                                      spec.table->name);
+      }
+      key_columns.push_back(index);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto log, context.log());
+    return std::make_unique<StreamSink>(name, std::move(table), std::move(key_columns), delimiter,
+                                        std::move(encoder), std::move(log));
+  };
+  return entry;
+}
+
+}  // namespace
+
+ConnectorEntry stream_connector() { return make_entry("stream", false); }
+ConnectorEntry kinesis_connector() { return make_entry("kinesis", true); }
+
+}  // namespace roadpulse::connect
