@@ -37,6 +37,7 @@ struct SqlArgs {
   double duration_s = 0;
   bool explain = false;
   std::string durability = "fsync";
+  std::string format = "table";
 };
 
 class Runner {
@@ -164,7 +165,21 @@ class Runner {
       std::cerr << "[INFO] Unbounded query: rows print as they arrive; Ctrl-C stops it.\n";
     }
     auto st = job->run(duration_ms());
-    if (!streaming) std::cout << exec::format_table(schema, batches);
+    if (!streaming && args_.format == "tsv") {
+      // Machine-readable: one line per row, tab-separated, NULL for nulls, no header.
+      for (const auto& batch : batches) {
+        for (int64_t r = 0; r < batch->num_rows(); ++r) {
+          std::string line;
+          for (int c = 0; c < batch->num_columns(); ++c) {
+            if (c) line += "\t";
+            line += exec::display_value(*batch->column(c), r, "NULL");
+          }
+          std::cout << line << "\n";
+        }
+      }
+    } else if (!streaming) {
+      std::cout << exec::format_table(schema, batches);
+    }
     if (g_interrupted.load()) interrupted_ = true;
     return st;
   }
@@ -259,6 +274,10 @@ void setup(CLI::App& root) {
   cmd->add_option("--duration", args->duration_s,
                   "Stop unbounded jobs after this many seconds (default: run until Ctrl-C)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--format", args->format,
+                  "How query results print: table (default) or tsv (no header, NULL for nulls)")
+      ->check(CLI::IsMember({"table", "tsv"}))
+      ->capture_default_str();
   cmd->add_flag("--explain", args->explain, "Print each job's plan and operator chains");
   cmd->add_option("--durability", args->durability,
                   "Stream appends acknowledged after: fsync (default), interval, none")

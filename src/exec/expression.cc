@@ -65,7 +65,7 @@ struct DateTime {
   int64_t days;  // since epoch
   int hour, minute, second;
   int64_t micros;                                                 // within the second
-  int day_of_week() const { return int(((days % 7) + 11) % 7); }  // 0 = Monday
+  int day_of_week() const { return int(((days % 7) + 10) % 7); }  // 0 = Monday (1970-01-01: Thu)
   int day_of_year() const { return int(days - days_from_civil(date.y, 1, 1)) + 1; }
 };
 
