@@ -228,6 +228,18 @@ class JsonDecoderImpl final : public JsonDecoder {
     return column;
   }
 
+  // The key as it is in the buffer when it has no escapes (no copy), else unescaped.
+  simdjson::error_code read_key(od::field& field, std::string_view* key) {
+    const char* raw = field.key().raw();
+    const char* end = static_cast<const char*>(
+        std::memchr(raw, '"', size_t(buffer_.data() + buffer_.size() - raw)));
+    if (end != nullptr && std::memchr(raw, '\\', size_t(end - raw)) == nullptr) {
+      *key = std::string_view(raw, size_t(end - raw));
+      return simdjson::SUCCESS;
+    }
+    return field.unescaped_key().get(*key);
+  }
+
   bool decode_record(std::string_view text, std::string* reason) {
     for (auto& slot : slots_) slot.state = Slot::kMissing;
     if (buffer_.size() < text.size() + sj::SIMDJSON_PADDING) {
@@ -246,8 +258,7 @@ class JsonDecoderImpl final : public JsonDecoder {
     for (auto field_result : object) {
       od::field field;
       std::string_view key;
-      if ((error = std::move(field_result).get(field)) ||
-          (error = field.unescaped_key().get(key))) {
+      if ((error = std::move(field_result).get(field)) || (error = read_key(field, &key))) {
         *reason = fmt::format("invalid JSON: {}", sj::error_message(error));
         return false;
       }
