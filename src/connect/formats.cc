@@ -141,6 +141,7 @@ class CsvRecordDecoder final : public RecordDecoder {
     std::vector<std::string> fields;
     std::vector<std::shared_ptr<arrow::Scalar>> values(size_t(schema_->num_fields()));
     for (size_t r = 0; r < records.size(); ++r) {
+      if (options_.allow_comments && !records[r].empty() && records[r][0] == '#') continue;
       std::string reason;
       bool ok = split_csv_fields(records[r], options_, &fields, &reason);
       for (int c = 0; ok && c < schema_->num_fields(); ++c) {
