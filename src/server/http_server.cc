@@ -122,12 +122,17 @@ class HttpServer::Impl {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
+  static constexpr size_t kReadChunk = 256 << 10;
+
   Session(tcp::socket socket, HttpServer::Impl* server)
       : stream_(std::move(socket)), server_(server) {
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     stream_.socket().set_option(tcp::no_delay(true), ec);
+    // Beast reads into the buffer's spare capacity: without a reserve it reads 512 bytes per
+    // system call, which makes a 1 MB PutRecords body cost ~2000 reads.
+    buffer_.reserve(kReadChunk);
   }
   ~Session() { server_->session_ended(this); }
 

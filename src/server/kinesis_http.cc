@@ -92,13 +92,16 @@ std::optional<HttpResponse> KinesisHttpHandler::handle(HttpRequest& request) {
     auto verified = verifier_.verify(signing, now_micros() / 1000);
     if (!verified.ok()) return fail(verified.status());
   }
+  const int64_t started_us = now_micros();
   auto decoded = decode(*format, request.body.empty() && *format == WireFormat::kJson
                                      ? std::string_view("{}")
                                      : std::string_view(request.body));
   if (!decoded.ok()) {
     return fail(api_error("SerializationException", decoded.status().message()));
   }
+  const int64_t decoded_us = now_micros();
   auto result = service_->call(operation, *decoded);
+  const int64_t called_us = now_micros();
   if (!result.ok()) {
     if (!api_error_detail(result.status())) {
       spdlog::error("kinesis: {} failed: {}", operation, result.status().ToString());
@@ -109,6 +112,11 @@ std::optional<HttpResponse> KinesisHttpHandler::handle(HttpRequest& request) {
   response.content_type = std::string(*format == WireFormat::kCbor ? kCborType : kJsonType);
   response.body = encode(*format, *result);
   response.headers.emplace_back("x-amzn-RequestId", request_id());
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("kinesis: {} {} bytes: decode {} us, call {} us, encode {} us", operation,
+                  request.body.size(), decoded_us - started_us, called_us - decoded_us,
+                  now_micros() - called_us);
+  }
   return response;
 }
 
