@@ -316,9 +316,11 @@ arrow::Result<Binder::Relation> Binder::bind_table_ref(const ast::TableRef& ref)
     case ast::TableRefKind::kFunction: {
       const std::string& f = ref.function->op;
       if (f == "TUMBLE" || f == "HOP" || f == "CUMULATE" || f == "SESSION") {
-        return error(ref.pos, fmt::format("window table-valued function {} is not supported yet "
-                                          "(windowed aggregation is planned)",
-                                          f));
+        return error(ref.pos, fmt::format("window table-valued function {} must be aggregated "
+                                          "directly: SELECT ... FROM TABLE({}(...)) GROUP BY "
+                                          "window_start, window_end (other uses are not "
+                                          "supported yet)",
+                                          f, f));
       }
       return error(ref.pos, fmt::format("table function '{}' is not supported", f));
     }
@@ -343,10 +345,10 @@ arrow::Result<Binder::Relation> Binder::bind_table_ref(const ast::TableRef& ref)
 
 arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
   if (s.distinct) return error(s.pos, "SELECT DISTINCT is not supported yet");
-  if (!s.group_by.empty()) {
-    return error(s.group_by_pos, "GROUP BY is not supported yet (aggregation is planned)");
-  }
-  if (s.having) return error(s.having->pos, "HAVING is not supported yet");
+  bool aggregate = !s.group_by.empty() || s.having != nullptr ||
+                   (s.from && s.from->kind == ast::TableRefKind::kFunction);
+  for (const auto& item : s.items) aggregate = aggregate || contains_aggregate(*item.expr);
+  if (aggregate) return bind_aggregate_select(s);
 
   Relation rel;
   if (s.from) {

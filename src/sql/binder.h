@@ -59,6 +59,24 @@ class Binder {
   arrow::Result<std::unique_ptr<LogicalNode>> bind_values(const ast::Query& query);
   arrow::Result<std::unique_ptr<LogicalNode>> scan_of(std::shared_ptr<const CatalogTable> table);
 
+  // Aggregation (aggregate_binder.cc).
+  struct WindowRelation {
+    Relation input;  // the TVF's TABLE argument
+    WindowSpec spec;
+    std::string qualifier;
+  };
+  arrow::Result<WindowRelation> bind_window_tvf(const ast::TableRef& ref);
+  arrow::Result<Relation> bind_aggregate_select(const ast::Select& select);
+  arrow::Result<BoundExprPtr> bind_aggregate_call(const ast::Expr& call);
+  struct AggregateContext {
+    const Scope* input_scope = nullptr;              // aggregate arguments bind here
+    std::vector<BoundExprPtr>* pre_exprs = nullptr;  // the Project below the aggregate
+    std::vector<AggregateCall>* aggregates = nullptr;
+    std::vector<std::string> aggregate_keys;  // canonical text of each aggregate, for reuse
+    bool inside_aggregate = false;
+  };
+  AggregateContext* aggregate_context_ = nullptr;
+
   // Expressions (expression_binder.cc).
   arrow::Result<BoundExprPtr> bind_column(const ast::Expr& expr, const Scope& scope);
   arrow::Result<BoundExprPtr> bind_literal(const ast::Expr& expr);
@@ -81,5 +99,12 @@ class Binder {
 
 /// Flink's name for an unnamed select item: EXPR$<index>.
 std::string generated_column_name(size_t index);
+
+/// COUNT, SUM, AVG, MIN, MAX and the aggregates we do not support yet (LISTAGG, ...).
+bool is_aggregate_function(std::string_view upper_name);
+/// True when `e` contains an aggregate function call (not looking into subqueries).
+bool contains_aggregate(const ast::Expr& e);
+/// `e` as text with column references as `$index`: equal texts mean equal expressions.
+std::string canonical_text(const BoundExpr& e);
 
 }  // namespace roadpulse::sql

@@ -109,6 +109,28 @@ const std::set<std::string, std::less<>> kGroupWindowFunctions = {
 
 std::string generated_column_name(size_t index) { return fmt::format("EXPR${}", index); }
 
+bool is_aggregate_function(std::string_view upper_name) { return kAggregates.contains(upper_name); }
+
+bool contains_aggregate(const ast::Expr& e) {
+  if (e.kind == ast::ExprKind::kCall && kAggregates.contains(e.op)) return true;
+  for (const auto& a : e.args) {
+    if (contains_aggregate(*a)) return true;
+  }
+  return false;
+}
+
+std::string canonical_text(const BoundExpr& e) {
+  auto copy = e.clone();
+  std::vector<BoundExpr*> stack{copy.get()};
+  while (!stack.empty()) {
+    BoundExpr* x = stack.back();
+    stack.pop_back();
+    if (x->kind == BoundExprKind::kColumnRef) x->column_name.clear();
+    for (auto& a : x->args) stack.push_back(a.get());
+  }
+  return copy->to_string() + ":" + e.type.without_time_attribute().to_string();
+}
+
 arrow::Status Binder::error(const SourcePos& pos, std::string_view message) const {
   return sql_error(sql_, pos, message);
 }
@@ -720,8 +742,9 @@ arrow::Result<BoundExprPtr> Binder::bind_case(const ast::Expr& e, const Scope& s
 arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& scope) {
   std::string name = e.op;
   if (kAggregates.contains(name)) {
-    return error(e.pos, fmt::format("aggregate function {} is not supported yet (GROUP BY and "
-                                    "aggregates are planned)",
+    if (aggregate_context_) return bind_aggregate_call(e);
+    return error(e.pos, fmt::format("aggregate function {} is not allowed here (only in the "
+                                    "SELECT list and HAVING)",
                                     name));
   }
   if (kGroupWindowFunctions.contains(name)) {

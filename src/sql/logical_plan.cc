@@ -18,6 +18,24 @@ const char* logical_node_kind_name(LogicalNodeKind kind) {
       return "Values";
     case LogicalNodeKind::kSink:
       return "Sink";
+    case LogicalNodeKind::kAggregate:
+      return "Aggregate";
+    case LogicalNodeKind::kWindowAggregate:
+      return "WindowAggregate";
+  }
+  return "?";
+}
+
+const char* window_kind_name(WindowKind kind) {
+  switch (kind) {
+    case WindowKind::kTumble:
+      return "TUMBLE";
+    case WindowKind::kHop:
+      return "HOP";
+    case WindowKind::kCumulate:
+      return "CUMULATE";
+    case WindowKind::kSession:
+      return "SESSION";
   }
   return "?";
 }
@@ -65,6 +83,9 @@ std::unique_ptr<LogicalNode> LogicalNode::clone() const {
   n->exprs = clone_all(exprs);
   for (const auto& row : rows) n->rows.push_back(clone_all(row));
   n->overwrite = overwrite;
+  n->group_keys = group_keys;
+  n->aggregates = aggregates;
+  n->window = window;
   return n;
 }
 
@@ -77,6 +98,69 @@ std::string names_of(const Schema& s) {
     out += s[i].name;
   }
   return out;
+}
+
+// 60000000 -> "1 min"
+std::string duration_text(int64_t us) {
+  if (us != 0 && us % 3600000000LL == 0) return fmt::format("{} h", us / 3600000000LL);
+  if (us != 0 && us % 60000000 == 0) return fmt::format("{} min", us / 60000000);
+  if (us % 1000000 == 0) return fmt::format("{} s", us / 1000000);
+  if (us % 1000 == 0) return fmt::format("{} ms", us / 1000);
+  return fmt::format("{} us", us);
+}
+
+std::string describe_aggregate(const LogicalNode& n) {
+  const Schema& in = n.inputs[0]->schema;
+  std::string s = logical_node_kind_name(n.kind);
+  s += "(";
+  if (n.window) {
+    const WindowSpec& w = *n.window;
+    s += fmt::format("window=[{}(time_col=[{}]", window_kind_name(w.kind), in[w.time_column].name);
+    if (!w.partition_keys.empty()) {
+      std::string keys;
+      for (size_t i = 0; i < w.partition_keys.size(); ++i) {
+        keys += (i > 0 ? ", " : "") + in[w.partition_keys[i]].name;
+      }
+      s += fmt::format(", partition_keys=[{}]", keys);
+    }
+    switch (w.kind) {
+      case WindowKind::kTumble:
+        s += fmt::format(", size=[{}]", duration_text(w.size_micros));
+        break;
+      case WindowKind::kHop:
+        s += fmt::format(", slide=[{}], size=[{}]", duration_text(w.slide_micros),
+                         duration_text(w.size_micros));
+        break;
+      case WindowKind::kCumulate:
+        s += fmt::format(", step=[{}], max_size=[{}]", duration_text(w.slide_micros),
+                         duration_text(w.size_micros));
+        break;
+      case WindowKind::kSession:
+        s += fmt::format(", gap=[{}]", duration_text(w.size_micros));
+        break;
+    }
+    if (w.offset_micros != 0) s += fmt::format(", offset=[{}]", duration_text(w.offset_micros));
+    s += ")], ";
+  }
+  std::string keys;
+  for (size_t i = 0; i < n.group_keys.size(); ++i) {
+    keys += (i > 0 ? ", " : "") + in[n.group_keys[i]].name;
+  }
+  s += fmt::format("groupBy=[{}], select=[", keys);
+  const size_t first_agg = n.schema.size() - n.aggregates.size();
+  for (size_t i = 0; i < n.schema.size(); ++i) {
+    if (i > 0) s += ", ";
+    if (i < first_agg) {
+      s += n.schema[i].name;
+      continue;
+    }
+    const AggregateCall& a = n.aggregates[i - first_agg];
+    std::string args = a.args.empty() ? "*" : "";
+    for (size_t k = 0; k < a.args.size(); ++k) args += (k > 0 ? ", " : "") + in[a.args[k]].name;
+    s += fmt::format("{}({}{}) AS {}", a.function, a.distinct ? "DISTINCT " : "", args,
+                     n.schema[i].name);
+  }
+  return s + "])";
 }
 
 std::string describe_node(const LogicalNode& n) {
@@ -134,6 +218,9 @@ std::string describe_node(const LogicalNode& n) {
     case LogicalNodeKind::kSink:
       return fmt::format("Sink(table=[{}], fields=[{}]{})", n.table->name, names_of(n.schema),
                          n.overwrite ? ", overwrite=[true]" : "");
+    case LogicalNodeKind::kAggregate:
+    case LogicalNodeKind::kWindowAggregate:
+      return describe_aggregate(n);
   }
   return "?";
 }

@@ -14,8 +14,8 @@
 //   4. `pushed_filter` (bound over the output row; null = keep all) drops rows.
 // Every other node's expressions are bound over its single input's output row.
 //
-// Nodes are added to LogicalNodeKind over time (aggregates, windows); exec should reject a kind
-// it does not know with a clear error rather than assume the set is closed.
+// Nodes are added to LogicalNodeKind over time; exec should reject a kind it does not know with a
+// clear error rather than assume the set is closed.
 
 #include <memory>
 #include <optional>
@@ -30,13 +30,15 @@ namespace roadpulse::sql {
 
 enum class LogicalNodeKind : uint8_t {
   kTableScan,
-  kFilter,   // predicate over the input
-  kProject,  // exprs over the input; schema names are the aliases
-  kUnion,    // UNION ALL of inputs with equal schemas
-  kValues,   // constant rows (SELECT without FROM, VALUES)
-  kSink,     // INSERT INTO table: input column i has the Arrow type of physical column i of
-             // table->physical_schema() (= schema); input names may differ: write the table's.
-             // A nullable input into a NOT NULL column must be checked at run time.
+  kFilter,     // predicate over the input
+  kProject,    // exprs over the input; schema names are the aliases
+  kUnion,      // UNION ALL of inputs with equal schemas
+  kValues,     // constant rows (SELECT without FROM, VALUES)
+  kSink,       // INSERT INTO table: input column i has the Arrow type of physical column i of
+               // table->physical_schema() (= schema); input names may differ: write the table's.
+               // A nullable input into a NOT NULL column must be checked at run time.
+  kAggregate,  // GROUP BY without a window: updating (retract) output, see below
+  kWindowAggregate,  // GROUP BY window_start, window_end over a window TVF: insert-only
 };
 const char* logical_node_kind_name(LogicalNodeKind kind);
 
@@ -45,6 +47,27 @@ struct ScanWatermark {
   int rowtime_index = -1;  // output column that is the event-time attribute
   std::unique_ptr<BoundExpr> expr;
   std::optional<int64_t> fixed_delay_micros;  // set when expr is `rowtime - INTERVAL ...`
+};
+
+/// One aggregate function of an Aggregate/WindowAggregate node.
+struct AggregateCall {
+  std::string function;   // "COUNT", "SUM", "AVG", "MIN", "MAX"
+  std::vector<int> args;  // input columns; empty for COUNT(*)
+  bool distinct = false;  // COUNT(DISTINCT x) ...
+  SqlType type;           // result type (Flink's: COUNT BIGINT NOT NULL, SUM(INT) INT, ...)
+};
+
+enum class WindowKind : uint8_t { kTumble, kHop, kCumulate, kSession };
+const char* window_kind_name(WindowKind kind);
+
+/// The window table-valued function a WindowAggregate groups by. Sizes are microseconds.
+struct WindowSpec {
+  WindowKind kind = WindowKind::kTumble;
+  int time_column = -1;             // input column (a rowtime attribute) rows are assigned by
+  int64_t size_micros = 0;          // TUMBLE/HOP size; CUMULATE max size; SESSION gap
+  int64_t slide_micros = 0;         // HOP slide; CUMULATE step (size is a multiple of it)
+  int64_t offset_micros = 0;        // optional offset of TUMBLE/HOP/CUMULATE windows
+  std::vector<int> partition_keys;  // SESSION(TABLE t PARTITION BY k, ...): input columns
 };
 
 struct LogicalNode {
@@ -76,6 +99,17 @@ struct LogicalNode {
 
   // kSink
   bool overwrite = false;  // INSERT OVERWRITE
+
+  // kAggregate / kWindowAggregate. Output row: the group keys (input columns, in this order),
+  // then for kWindowAggregate window_start, window_end (TIMESTAMP(3) NOT NULL) and window_time
+  // (window_end - 1 ms, TIMESTAMP(3) NOT NULL *ROWTIME*, the output's rowtime_index), then one
+  // column per aggregate. kAggregate emits an updating result (a row per key change, retracting
+  // the previous one, Flink's changelog); kWindowAggregate emits each window once, when the
+  // watermark passes its end. Keys and aggregate arguments are plain input columns: the binder
+  // puts a Project below for expressions.
+  std::vector<int> group_keys;
+  std::vector<AggregateCall> aggregates;
+  std::optional<WindowSpec> window;
 
   /// kTableScan: the read row type (table->columns[read_columns[i]]).
   Schema read_schema() const;

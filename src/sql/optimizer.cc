@@ -104,6 +104,29 @@ std::vector<int> prune(LogicalNode& node, const std::vector<bool>& required) {
       return identity;
     case LogicalNodeKind::kValues:
       return identity;
+    case LogicalNodeKind::kAggregate:
+    case LogicalNodeKind::kWindowAggregate: {
+      // Outputs stay; the input keeps what keys, arguments and the window need.
+      std::vector<bool> need(node.inputs[0]->schema.size(), false);
+      for (int k : node.group_keys) need[k] = true;
+      for (const auto& a : node.aggregates) {
+        for (int c : a.args) need[c] = true;
+      }
+      if (node.window) {
+        need[node.window->time_column] = true;
+        for (int c : node.window->partition_keys) need[c] = true;
+      }
+      auto m = prune(*node.inputs[0], need);
+      for (int& k : node.group_keys) k = m[k];
+      for (auto& a : node.aggregates) {
+        for (int& c : a.args) c = m[c];
+      }
+      if (node.window) {
+        node.window->time_column = m[node.window->time_column];
+        for (int& c : node.window->partition_keys) c = m[c];
+      }
+      return identity;
+    }
     case LogicalNodeKind::kFilter: {
       std::vector<bool> need = required;
       mark(*node.predicate, need);

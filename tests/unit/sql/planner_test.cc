@@ -198,11 +198,13 @@ TEST_F(PlannerTest, ExplainPrintsTheTree) {
 }
 
 TEST_F(PlannerTest, UnsupportedFeaturesSaySoWithPosition) {
-  EXPECT_THAT(plan_error("SELECT state, COUNT(*) FROM src GROUP BY state"),
-              HasSubstr("line 1:33: GROUP BY is not supported yet"));
   EXPECT_THAT(plan_error("SELECT * FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' "
                          "MINUTE))"),
-              HasSubstr("line 1:15: window table-valued function TUMBLE is not supported yet"));
+              HasSubstr("line 1:15: a window table-valued function must be aggregated with GROUP "
+                        "BY window_start, window_end"));
+  EXPECT_THAT(plan_error("SELECT * FROM (SELECT * FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), "
+                         "INTERVAL '1' MINUTE))) x"),
+              HasSubstr("line 1:30: a window table-valued function must be aggregated"));
   EXPECT_THAT(plan_error("SELECT * FROM src a JOIN src b ON a.id = b.id"),
               HasSubstr("INNER JOIN is not supported yet"));
   EXPECT_THAT(plan_error("SELECT id FROM src ORDER BY id"),
