@@ -106,6 +106,21 @@ void append_record(std::string& payload, int64_t ts_delta, std::string_view key,
   payload.append(data);
 }
 
+namespace {
+void finish_header(BatchHeader header, std::string& out, size_t raw_length,
+                   Compression compression);
+}  // namespace
+
+arrow::Result<std::string> encode_batch_in_place(BatchHeader header, std::string buffer,
+                                                 Compression compression) {
+  if (compression != Compression::kNone) {
+    return encode_batch(header, std::string_view(buffer).substr(kBatchHeaderSize), compression);
+  }
+  const size_t raw_length = buffer.size() - kBatchHeaderSize;
+  finish_header(header, buffer, raw_length, compression);
+  return buffer;
+}
+
 arrow::Result<std::string> encode_batch(BatchHeader header, std::string_view raw,
                                         Compression compression) {
   std::string out(kBatchHeaderSize, '\0');
@@ -131,9 +146,16 @@ arrow::Result<std::string> encode_batch(BatchHeader header, std::string_view raw
       break;
     }
   }
+  finish_header(header, out, raw.size(), compression);
+  return out;
+}
+
+namespace {
+void finish_header(BatchHeader header, std::string& out, size_t raw_length,
+                   Compression compression) {
   header.flags = static_cast<uint16_t>((header.flags & ~3) | static_cast<uint16_t>(compression));
   header.payload_length = static_cast<uint32_t>(out.size() - kBatchHeaderSize);
-  header.raw_length = static_cast<uint32_t>(raw.size());
+  header.raw_length = static_cast<uint32_t>(raw_length);
   char* p = out.data();
   put_u32(p, kBatchMagic);
   put_u16(p + 8, kFormatVersion);
@@ -148,8 +170,8 @@ arrow::Result<std::string> encode_batch(BatchHeader header, std::string_view raw
   put_u32(p + 56, mask_crc(crc32c_extend(0, p + kBatchHeaderSize, header.payload_length)));
   put_u32(p + 60, header.raw_length);
   put_u32(p + 4, mask_crc(crc32c_extend(0, p + 8, kBatchHeaderSize - 8)));
-  return out;
 }
+}  // namespace
 
 arrow::Status decode_batch_records(const BatchHeader& header, std::string_view stored,
                                    std::vector<StoredRecord>* out) {

@@ -111,6 +111,10 @@ void append_record(std::string& payload, int64_t ts_delta, std::string_view key,
 /// lengths, flags and CRCs.
 arrow::Result<std::string> encode_batch(BatchHeader header, std::string_view raw_payload,
                                         Compression compression);
+/// Same, for a buffer whose first kBatchHeaderSize bytes are reserved for the header and the
+/// rest is the uncompressed payload: uncompressed batches are finished in place, no copy.
+arrow::Result<std::string> encode_batch_in_place(BatchHeader header, std::string buffer,
+                                                 Compression compression);
 
 /// Checks the payload CRC, decompresses, and decodes the records (shard id left to the caller).
 arrow::Status decode_batch_records(const BatchHeader& header, std::string_view stored_payload,

@@ -129,8 +129,8 @@ enum class StartKind { kTrimHorizon, kLatest, kAtSequence, kAfterSequence, kAtTi
 
 struct StartPosition {
   StartKind kind = StartKind::kTrimHorizon;
-  SequenceNumber sequence;   // for kAtSequence / kAfterSequence
-  int64_t timestamp_ms = 0;  // for kAtTimestamp
+  SequenceNumber sequence{};  // for kAtSequence / kAfterSequence
+  int64_t timestamp_ms = 0;   // for kAtTimestamp
 };
 
 struct ReadResult {

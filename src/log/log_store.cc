@@ -320,7 +320,7 @@ class LogStoreImpl final : public LogStore {
     if (stream->deleted) return not_found(name);
     std::vector<AppendResult> results(records.size());
     // Few shards per call in practice: a small vector beats a map.
-    std::vector<std::pair<Shard*, AppendRequest>> requests;
+    std::vector<std::pair<Shard*, std::unique_ptr<AppendRequest>>> requests;
     std::vector<std::pair<size_t, size_t>> slot(records.size());  // (request, index in it)
     for (size_t i = 0; i < records.size(); ++i) {
       const AppendRecord& r = records[i];
@@ -340,22 +340,22 @@ class LogStoreImpl final : public LogStore {
       }
       size_t k = 0;
       while (k < requests.size() && requests[k].first != shard) ++k;
-      if (k == requests.size()) requests.emplace_back(shard, AppendRequest{});
-      AppendRequest& request = requests[k].second;
+      if (k == requests.size()) requests.emplace_back(shard, std::make_unique<AppendRequest>());
+      AppendRequest& request = *requests[k].second;
       slot[i] = {k, request.records.size()};
       request.records.push_back(&r);
       request.bytes += static_cast<int64_t>(r.partition_key.size() + r.data.size() + 8);
     }
-    for (auto& [shard, request] : requests) shard->enqueue(&request);
+    for (auto& [shard, request] : requests) shard->enqueue(request.get());
     arrow::Status status;
     for (auto& [shard, request] : requests) {
-      const arrow::Status st = shard->wait(&request);
+      const arrow::Status st = shard->wait(request.get());
       if (status.ok() && !st.ok()) status = st;
     }
     ARROW_RETURN_NOT_OK(status);
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& [shard, request] = requests[slot[i].first];
-      results[i] = {shard->id(), SequenceNumber{request.first_sequence + slot[i].second}};
+      results[i] = {shard->id(), SequenceNumber{request->first_sequence + slot[i].second}};
     }
     return results;
   }

@@ -390,6 +390,7 @@ arrow::Status Shard::wait(AppendRequest* request) {
       for (auto* r : pending_) {
         r->status = status;
         r->done = true;
+        r->cv.notify_one();
       }
       pending_.clear();
       if (request->done) break;
@@ -403,9 +404,30 @@ arrow::Status Shard::wait(AppendRequest* request) {
       run_syncer(lock);
       continue;
     }
-    cv_.wait(lock);
+    request->waiting = true;
+    request->cv.wait(lock);
+    request->waiting = false;
   }
   return request->status;
+}
+
+void Shard::wake_for_roles() {
+  auto first_waiting = [](const std::deque<AppendRequest*>& queue) {
+    for (AppendRequest* r : queue) {
+      if (r->waiting) return r;
+    }
+    return static_cast<AppendRequest*>(nullptr);
+  };
+  if (!writing_ && !pending_.empty()) {
+    if (AppendRequest* r = first_waiting(pending_)) r->cv.notify_one();
+  }
+  if (options_.durability == Durability::kFsync && !syncing_ && !rolling_ &&
+      written_sequence_ > durable_sequence_) {
+    AppendRequest* r = first_waiting(inflight_);
+    if (r == nullptr) r = first_waiting(pending_);
+    if (r != nullptr) r->cv.notify_one();
+  }
+  cv_.notify_all();
 }
 
 void Shard::fail(const arrow::Status& status) {
@@ -418,11 +440,13 @@ void Shard::fail(const arrow::Status& status) {
   for (auto* r : inflight_) {
     r->status = failed_;
     r->done = true;
+    r->cv.notify_one();
   }
   inflight_.clear();
   for (auto* r : pending_) {
     r->status = failed_;
     r->done = true;
+    r->cv.notify_one();
   }
   pending_.clear();
   cv_.notify_all();
@@ -438,6 +462,7 @@ void Shard::complete_durable() {
     AppendRequest* r = inflight_.front();
     if (r->first_sequence + r->records.size() > durable_sequence_) break;
     r->done = true;
+    r->cv.notify_one();
     inflight_.pop_front();
   }
 }
@@ -465,8 +490,8 @@ void Shard::run_writer(std::unique_lock<std::mutex>& lock) {
                      (active->first_ts > 0 && ts - active->created_ms >= options_.segment_ms));
   lock.unlock();
 
-  std::string raw;
-  raw.reserve(static_cast<size_t>(bytes));
+  std::string raw(kBatchHeaderSize, '\0');  // header space: uncompressed batches need no copy
+  raw.reserve(static_cast<size_t>(kBatchHeaderSize + bytes));
   for (auto* r : group) {
     for (const auto* record : r->records)
       append_record(raw, 0, record->partition_key, record->data);
@@ -489,7 +514,7 @@ void Shard::run_writer(std::unique_lock<std::mutex>& lock) {
 
   std::string batch;
   if (status.ok()) {
-    auto encoded = encode_batch(header, raw, options_.compression);
+    auto encoded = encode_batch_in_place(header, std::move(raw), options_.compression);
     status = encoded.status();
     if (status.ok()) batch = std::move(*encoded);
   }
@@ -521,10 +546,13 @@ void Shard::run_writer(std::unique_lock<std::mutex>& lock) {
   if (options_.durability == Durability::kFsync) {
     for (auto* r : group) inflight_.push_back(r);
   } else {
-    for (auto* r : group) r->done = true;
+    for (auto* r : group) {
+      r->done = true;
+      r->cv.notify_one();
+    }
     data_cv_.notify_all();
   }
-  cv_.notify_all();
+  wake_for_roles();
 }
 
 void Shard::run_syncer(std::unique_lock<std::mutex>& lock) {
@@ -546,7 +574,7 @@ void Shard::run_syncer(std::unique_lock<std::mutex>& lock) {
     complete_durable();
     data_cv_.notify_all();
   }
-  cv_.notify_all();
+  wake_for_roles();
 }
 
 arrow::Status Shard::roll() {
@@ -562,7 +590,7 @@ arrow::Status Shard::roll() {
   auto finish = [&](arrow::Status status) {
     std::lock_guard lock(mu_);
     rolling_ = false;
-    cv_.notify_all();
+    wake_for_roles();
     return status;
   };
   int64_t end;

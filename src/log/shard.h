@@ -43,6 +43,10 @@ struct AppendRequest {
   uint64_t first_sequence = 0;  // assigned when written
   bool done = false;
   arrow::Status status;
+  // Each waiter sleeps on its own condition variable, so a finished sync wakes exactly the
+  // appenders it acknowledged (and one more to take a free role), not every appender.
+  std::condition_variable cv;
+  bool waiting = false;
 };
 
 struct IndexEntry {
@@ -125,6 +129,7 @@ class Shard {
   void run_writer(std::unique_lock<std::mutex>& lock);
   void run_syncer(std::unique_lock<std::mutex>& lock);
   void fail(const arrow::Status& status);  // mu_ held
+  void wake_for_roles();                   // mu_ held: wake one waiter per free role
   void complete_durable();                 // mu_ held
   uint64_t visible_sequence() const;       // mu_ held
 
@@ -134,7 +139,7 @@ class Shard {
   const ShardOptions options_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;       // writer/syncer hand-offs and request completion
+  std::condition_variable cv_;       // sync(), roll() and close() waiting for roles to free
   std::condition_variable data_cv_;  // new visible records
   std::vector<std::shared_ptr<Segment>> segments_;
   std::deque<AppendRequest*> pending_;          // queued, not yet written

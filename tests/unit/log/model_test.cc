@@ -116,8 +116,9 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
       sync_topology();
       ASSERT_OK_AND_ASSIGN(d, store->describe_stream("s"));
       for (const auto& s : d.shards) {
-        if (s.ending_sequence)
+        if (s.ending_sequence) {
           EXPECT_EQ(s.ending_sequence->value, model.shards.at(s.id.value).next);
+        }
       }
     } else if (kind < 92) {  // retention by size: whole segments from the front only
       ASSERT_OK(store->enforce_retention());

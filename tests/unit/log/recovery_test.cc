@@ -254,7 +254,9 @@ TEST(RecoveryTest, PowerLossUnderConcurrentLoadLosesNothingAcknowledged) {
         for (size_t i = 0; i < records.size(); ++i) {
           ASSERT_EQ(records[i].sequence.value, i) << "dense sequence numbers";
           auto it = acked.find({s, i});
-          if (it != acked.end()) EXPECT_EQ(records[i].data, it->second);
+          if (it != acked.end()) {
+            EXPECT_EQ(records[i].data, it->second);
+          }
         }
         for (const auto& [key, data] : acked) {
           if (key.first == s) {
