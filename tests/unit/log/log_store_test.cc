@@ -5,6 +5,7 @@
 #include <map>
 #include <thread>
 
+#include "log/fault_injection_file_system.h"
 #include "log/file_system.h"
 #include "log/shard.h"
 #include "log_test_util.h"
@@ -445,6 +446,93 @@ TEST(LogStoreTest, ConcurrentAppendersAndReaders) {
     for (const auto& r : read_all(*store, "s", ShardId{s})) {
       EXPECT_EQ(acked.at({s, r.sequence.value}), r.data);
     }
+  }
+}
+
+TEST(LogStoreTest, IntervalAndNoneDurabilityAcknowledgeBeforeSync) {
+  for (const Durability durability : {Durability::kInterval, Durability::kNone}) {
+    TempDir dir;
+    auto fs = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
+    LogOptions options = options_for(dir);
+    options.file_system = fs;
+    options.durability = durability;
+    options.sync_interval_ms = 20;
+    options.compression = Compression::kZstd;
+    ASSERT_OK_AND_ASSIGN(auto store, LogStore::open(options));
+    ASSERT_OK(store->create_stream("s", 1));
+    const int64_t syncs_before = fs->sync_count();
+    RecordBatch batch;
+    for (int i = 0; i < 50; ++i) batch.add("k", record_text(i));
+    ASSERT_OK(store->append("s", batch.view()).status());
+    if (durability == Durability::kNone) {  // (in interval mode the background may sync now)
+      EXPECT_EQ(fs->sync_count(), syncs_before) << "acknowledged without a sync";
+    }
+    EXPECT_EQ(read_all(*store, "s", ShardId{0}).size(), 50u) << "visible once written";
+    if (durability == Durability::kInterval) {
+      // The background thread syncs within an interval or so.
+      for (int i = 0; i < 100 && fs->sync_count() == syncs_before; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      EXPECT_GT(fs->sync_count(), syncs_before);
+    } else {
+      ASSERT_OK(store->flush());
+      EXPECT_GT(fs->sync_count(), syncs_before);
+    }
+    // Synced, so a power loss keeps everything.
+    ASSERT_OK(fs->crash(CrashMode::kDropUnsynced));
+    store.reset();
+    fs->revive();
+    ASSERT_OK_AND_ASSIGN(store, LogStore::open(options));
+    const auto records = read_all(*store, "s", ShardId{0});
+    ASSERT_EQ(records.size(), 50u);
+    EXPECT_EQ(records[49].data, record_text(49));
+  }
+}
+
+TEST(LogStoreTest, WaitForDataWakesOnAppend) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, LogStore::open(options_for(dir)));
+  ASSERT_OK(store->create_stream("s", 1));
+  std::thread appender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    RecordBatch batch;
+    batch.add("k", "wake up");
+    ASSERT_OK(store->append("s", batch.view()).status());
+  });
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_OK(store->wait_for_data("s", ShardId{0}, SequenceNumber{0}, 10'000));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  appender.join();
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  ASSERT_OK_AND_ASSIGN(auto result, store->read("s", ShardId{0}, SequenceNumber{0}, 10, 1 << 20));
+  ASSERT_EQ(result.records.size(), 1u);
+  EXPECT_EQ(result.records[0].data, "wake up");
+  // Nothing new: the wait times out.
+  const auto again = std::chrono::steady_clock::now();
+  ASSERT_OK(store->wait_for_data("s", ShardId{0}, SequenceNumber{1}, 30));
+  EXPECT_GE(std::chrono::steady_clock::now() - again, std::chrono::milliseconds(25));
+}
+
+TEST(LogStoreTest, AtTimestampAcrossSegments) {
+  TempDir dir;
+  LogOptions options = options_for(dir);
+  options.segment_bytes = 4 << 10;
+  ASSERT_OK_AND_ASSIGN(auto store, LogStore::open(options));
+  ASSERT_OK(store->create_stream("s", 1));
+  std::vector<std::pair<int64_t, uint64_t>> marks;  // (time before append, its sequence)
+  for (int i = 0; i < 12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    const int64_t before = now_ms();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    RecordBatch batch;
+    for (int j = 0; j < 20; ++j) batch.add("k", std::string(100, 'a' + i));
+    ASSERT_OK_AND_ASSIGN(auto results, store->append("s", batch.view()));
+    marks.emplace_back(before, results[0].sequence.value);
+  }
+  for (const auto& [ts, seq] : marks) {
+    ASSERT_OK_AND_ASSIGN(auto got,
+                         store->resolve("s", ShardId{0}, {StartKind::kAtTimestamp, {}, ts}));
+    EXPECT_EQ(got.value, seq) << "timestamp " << ts;
   }
 }
 
