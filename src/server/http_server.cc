@@ -5,12 +5,16 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 
+#include <nghttp2/nghttp2.h>
 #include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -134,16 +138,19 @@ class Session : public std::enable_shared_from_this<Session> {
     // system call, which makes a 1 MB PutRecords body cost ~2000 reads.
     buffer_.reserve(kReadChunk);
   }
-  ~Session() { server_->session_ended(this); }
+  ~Session() {
+    if (h2_) nghttp2_session_del(h2_);
+    server_->session_ended(this);
+  }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->detect(); });
   }
 
   /// Closes the connection if it is waiting for a request (called at shutdown).
   void close_if_idle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->reading_) {
+      if (self->reading_ && (!self->h2_ || self->h2_in_flight_ == 0)) {
         beast::error_code ec;
         self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
         self->stream_.socket().close(ec);
@@ -152,6 +159,25 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // HTTP/1.1 or HTTP/2? An HTTP/2 client with prior knowledge (h2c, what the AWS JS SDK's
+  // Kinesis client does on an http:// endpoint) opens with "PRI * HTTP/2.0".
+  void detect() {
+    if (buffer_.size() >= 4) {
+      const auto* p = static_cast<const char*>(buffer_.data().data());
+      if (std::string_view(p, 4) == "PRI ") return h2_start();
+      return read();
+    }
+    stream_.expires_after(std::chrono::milliseconds(server_->options_.read_timeout_ms));
+    reading_ = true;
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->reading_ = false;
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->detect();
+                            });
+  }
+
   void read() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options_.max_header_bytes));
@@ -226,10 +252,229 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    closed_ = true;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
   }
+
+  // ---- HTTP/2 over cleartext (nghttp2) ----------------------------------------------------------
+  struct H2Stream {
+    std::string method, path, authority;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    bool too_big = false;
+    std::string response_body;
+    size_t sent = 0;
+  };
+
+  static Session& self_of(void* user_data) { return *static_cast<Session*>(user_data); }
+
+  void h2_start() {
+    nghttp2_session_callbacks* cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(
+        cb, [](nghttp2_session*, const nghttp2_frame* frame, void* ud) -> int {
+          if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            self_of(ud).h2_streams_[frame->hd.stream_id] = H2Stream{};
+          }
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_header_callback(
+        cb,
+        [](nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+           const uint8_t* value, size_t valuelen, uint8_t, void* ud) -> int {
+          auto& self = self_of(ud);
+          auto it = self.h2_streams_.find(frame->hd.stream_id);
+          if (it == self.h2_streams_.end()) return 0;
+          const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+          std::string v(reinterpret_cast<const char*>(value), valuelen);
+          if (n == ":method") {
+            it->second.method = std::move(v);
+          } else if (n == ":path") {
+            it->second.path = std::move(v);
+          } else if (n == ":authority") {
+            it->second.authority = std::move(v);
+          } else if (!n.empty() && n[0] != ':') {
+            it->second.headers.emplace_back(std::string(n), std::move(v));
+          }
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+        cb,
+        [](nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
+           void* ud) -> int {
+          auto& self = self_of(ud);
+          auto it = self.h2_streams_.find(stream_id);
+          if (it == self.h2_streams_.end()) return 0;
+          if (it->second.body.size() + len > self.server_->options_.max_body_bytes) {
+            it->second.too_big = true;
+          } else {
+            it->second.body.append(reinterpret_cast<const char*>(data), len);
+          }
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_frame_recv_callback(
+        cb, [](nghttp2_session*, const nghttp2_frame* frame, void* ud) -> int {
+          if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+              (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+            self_of(ud).h2_dispatch(frame->hd.stream_id);
+          }
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_stream_close_callback(
+        cb, [](nghttp2_session*, int32_t stream_id, uint32_t, void* ud) -> int {
+          self_of(ud).h2_streams_.erase(stream_id);
+          return 0;
+        });
+    const int rv = nghttp2_session_server_new(&h2_, cb, this);
+    nghttp2_session_callbacks_del(cb);
+    if (rv != 0) return close();
+    // Large windows: a PutRecords body is up to ~7 MB; the default 64 KiB would cost round trips.
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 128},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 16 << 20},
+    };
+    nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, 2);
+    nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0, 64 << 20);
+    if (!h2_receive()) return close();
+    h2_flush();
+    h2_read();
+  }
+
+  // Feeds everything in buffer_ to nghttp2.
+  bool h2_receive() {
+    const auto data = buffer_.data();
+    const ssize_t rv =
+        nghttp2_session_mem_recv(h2_, static_cast<const uint8_t*>(data.data()), data.size());
+    buffer_.consume(buffer_.size());
+    if (rv < 0) {
+      spdlog::debug("http2: {}: {}", remote_, nghttp2_strerror(static_cast<int>(rv)));
+      return false;
+    }
+    return true;
+  }
+
+  void h2_read() {
+    if (closed_) return;
+    reading_ = true;
+    stream_.expires_after(std::chrono::milliseconds(server_->options_.read_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->reading_ = false;
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              if (!self->h2_receive()) return self->close();
+                              self->h2_flush();
+                              self->h2_read();
+                            });
+  }
+
+  void h2_flush() {
+    if (h2_writing_ || closed_) return;
+    for (;;) {
+      const uint8_t* data = nullptr;
+      const ssize_t n = nghttp2_session_mem_send(h2_, &data);
+      if (n < 0) return close();
+      if (n == 0) break;
+      h2_out_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+      if (h2_out_.size() >= kReadChunk) break;
+    }
+    if (h2_out_.empty()) {
+      const bool done = !nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_);
+      if (done || (server_->stopping_ && h2_in_flight_ == 0)) close();
+      return;
+    }
+    h2_writing_ = true;
+    asio::async_write(stream_, asio::buffer(h2_out_),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->h2_writing_ = false;
+                        self->h2_out_.clear();
+                        if (ec) return self->close();
+                        self->h2_flush();
+                      });
+  }
+
+  void h2_dispatch(int32_t stream_id) {
+    auto it = h2_streams_.find(stream_id);
+    if (it == h2_streams_.end()) return;
+    H2Stream& s = it->second;
+    if (s.too_big) {
+      h2_respond(
+          stream_id,
+          HttpResponse{413, "text/plain; charset=utf-8", {}, "request body exceeds the limit\n"});
+      return;
+    }
+    auto req = std::make_shared<HttpRequest>();
+    req->method = std::move(s.method);
+    req->target = std::move(s.path);
+    req->headers.emplace_back("host", std::move(s.authority));
+    for (auto& h : s.headers) req->headers.push_back(std::move(h));
+    req->body = std::move(s.body);
+    req->remote = remote_;
+    ++h2_in_flight_;
+    asio::post(server_->workers_, [self = shared_from_this(), req, stream_id,
+                                   work = asio::make_work_guard(server_->ioc_)] {
+      auto response = std::make_shared<HttpResponse>(self->run_handler(*req));
+      asio::post(self->stream_.get_executor(), [self, response, stream_id] {
+        --self->h2_in_flight_;
+        self->h2_respond(stream_id, std::move(*response));
+        self->h2_flush();
+      });
+    });
+  }
+
+  void h2_respond(int32_t stream_id, HttpResponse response) {
+    auto it = h2_streams_.find(stream_id);
+    if (it == h2_streams_.end() || closed_) return;  // the client reset the stream meanwhile
+    it->second.response_body = std::move(response.body);
+    it->second.sent = 0;
+    std::vector<std::pair<std::string, std::string>> fields;
+    fields.emplace_back(":status", std::to_string(response.status));
+    fields.emplace_back("server", "roadpulse");
+    fields.emplace_back("content-type", response.content_type);
+    fields.emplace_back("content-length", std::to_string(it->second.response_body.size()));
+    for (auto& [k, v] : response.headers) {
+      std::string name = k;
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      fields.emplace_back(std::move(name), std::move(v));
+    }
+    std::vector<nghttp2_nv> nv;
+    for (auto& [k, v] : fields) {
+      nv.push_back({reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()),
+                    k.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    nghttp2_data_provider provider{};
+    provider.read_callback = [](nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
+                                uint32_t* flags, nghttp2_data_source*, void* ud) -> ssize_t {
+      auto& self = self_of(ud);
+      auto found = self.h2_streams_.find(id);
+      if (found == self.h2_streams_.end()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      H2Stream& st = found->second;
+      const size_t n = std::min(length, st.response_body.size() - st.sent);
+      std::memcpy(buf, st.response_body.data() + st.sent, n);
+      st.sent += n;
+      if (st.sent == st.response_body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return static_cast<ssize_t>(n);
+    };
+    nghttp2_submit_response(h2_, stream_id, nv.data(), nv.size(), &provider);
+  }
+
+  HttpResponse run_handler(HttpRequest& req) {
+    try {
+      return server_->handler_(req);
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler failed on {} {}: {}", req.method, req.target, e.what());
+      return HttpResponse{500, "text/plain; charset=utf-8", {}, "internal error\n"};
+    }
+  }
+
+  nghttp2_session* h2_ = nullptr;
+  std::map<int32_t, H2Stream> h2_streams_;
+  std::string h2_out_;
+  bool h2_writing_ = false;
+  int h2_in_flight_ = 0;
+  bool closed_ = false;
 
   beast::tcp_stream stream_;
   HttpServer::Impl* server_;

@@ -20,6 +20,7 @@ const bin = process.env.ROADPULSE_BIN ?? new URL('../../../build/release/roadpul
 let server;
 let dataDir;
 let kinesis;
+let kinesisHttp1;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -51,17 +52,22 @@ before(async () => {
   server = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dataDir, 'data')],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitHealthy(endpoint);
-  // The Kinesis client defaults to HTTP/2 (for SubscribeToShard); roadpulse serves HTTP/1.1, so
-  // the client gets Node's HTTP/1.1 handler, as with kinesalite and other local endpoints.
+  // The Kinesis client's default handler speaks HTTP/2 (cleartext, prior knowledge, on an
+  // http:// endpoint): the client exactly as users create it. A second client uses Node's
+  // HTTP/1.1 handler, as tools configure it for local endpoints such as kinesalite.
   kinesis = new KinesisClient({
     endpoint, region: 'us-east-1', maxAttempts: 1,
-    requestHandler: new NodeHttpHandler(),
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+  });
+  kinesisHttp1 = new KinesisClient({
+    endpoint, region: 'us-east-1', maxAttempts: 1, requestHandler: new NodeHttpHandler(),
     credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
   });
 });
 
 after(async () => {
   kinesis?.destroy();
+  kinesisHttp1?.destroy();
   if (server && server.exitCode === null) {
     const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
     server.kill('SIGTERM');
@@ -140,6 +146,19 @@ test('PutRecord and PutRecords round trip, byte for byte, per shard in order', a
     total += got.length;
   }
   assert.equal(total, 360);
+});
+
+test('the HTTP/1.1 handler reads what the HTTP/2 client wrote', async () => {
+  await kinesisHttp1.send(new CreateStreamCommand({ StreamName: 'h1', ShardCount: 1 }));
+  const e = referenceEvent(7);
+  const put = await kinesis.send(new PutRecordCommand({ StreamName: 'h1', Data: e.data, PartitionKey: e.key }));
+  const it = (await kinesisHttp1.send(new GetShardIteratorCommand({
+    StreamName: 'h1', ShardId: put.ShardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+    StartingSequenceNumber: put.SequenceNumber,
+  }))).ShardIterator;
+  const page = await kinesisHttp1.send(new GetRecordsCommand({ ShardIterator: it }));
+  assert.equal(page.Records.length, 1);
+  assert.ok(Buffer.from(page.Records[0].Data).equals(e.data));
 });
 
 test('errors are the real Kinesis exception types', async () => {
