@@ -356,6 +356,7 @@ arrow::Result<SimulateSummary> run_simulation(const SimulateOptions& options, Ev
         }
         if (options.interrupted != nullptr && options.interrupted->load()) {
           summary.interrupted = true;
+          --summary.rows;  // read but neither delivered nor rejected
           break;
         }
       }
@@ -393,7 +394,11 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-void on_signal(int) { g_interrupted.store(true); }
+// First Ctrl-C: stop reading, deliver what is encoded, print the summary. A second one kills.
+void on_signal(int sig) {
+  g_interrupted.store(true);
+  std::signal(sig, SIG_DFL);
+}
 
 void setup_simulate(CLI::App& root) {
   auto* cmd = root.add_subcommand(

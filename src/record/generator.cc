@@ -387,6 +387,7 @@ struct Place {
 struct County {
   std::string fips, state, name;
   double lat = 0, lng = 0, population = 0;
+  double places_population = 0;  // people in the listed places (>= 10k) of this county
   int nearest_place = -1;
   int airport = 0;
 };
@@ -483,6 +484,7 @@ arrow::Result<std::unique_ptr<Gazetteer>> load_gazetteer() {
       ARROW_ASSIGN_OR_RAISE(p.lng, number_field(rec->fields[4], "lng"));
       ARROW_ASSIGN_OR_RAISE(p.population, number_field(rec->fields[5], "population"));
       p.airport = nearest_airport(p.lat, p.lng);
+      g->counties[static_cast<size_t>(p.county)].places_population += p.population;
       g->places.push_back(std::move(p));
     }
   }
@@ -494,7 +496,8 @@ arrow::Result<std::unique_ptr<Gazetteer>> load_gazetteer() {
     }
     for (size_t i = 0; i < g->counties.size(); ++i) {
       County& c = g->counties[i];
-      s.counties.add(c.state == s.code ? c.population : 0);
+      // Counties stand for the people outside the listed places (rural roads, small towns).
+      s.counties.add(c.state == s.code ? std::max(0.0, c.population - c.places_population) : 0);
       if (c.state != s.code) continue;
       // The city of an accident placed by county: the nearest listed place (>= 10k people).
       double best = 1e300;
@@ -737,14 +740,14 @@ void Generator::State::make_row() {
   const int severity = u < 0.005 ? 1 : u < 0.814 ? 2 : u < 0.981 ? 3 : 4;
   append_int(f[kSeverity], severity);
 
-  // Where: a state as in the real data, then a city by population (80%) or a county by
-  // population (20%, outside the big places).
+  // Where: a state as in the real data, then a city by population (80%) or a county by its
+  // population outside the listed places (20%: rural roads, small towns).
   const StateInfo& state = g.states[g.state_index.pick(rng)];
   double lat, lng;
   const Place* place;
   const County* county;
   int airport;
-  if (rng.chance(0.8)) {
+  if (rng.chance(0.8) || state.counties.empty()) {
     place = &g.places[state.places.pick(rng)];
     county = &g.counties[place->county];
     const double spread = 0.01 + 0.05 * std::min(1.0, std::sqrt(place->population / 1e6));

@@ -56,7 +56,23 @@ TEST_P(GeneratedRows, AreValidAndPlausible) {
   const JsonEventEncoder encoder(schema);
   auto col = [&](const char* name) { return static_cast<size_t>(schema.index_of(name)); };
 
-  std::map<std::string, int> severity, states;
+  // (state, county) and (state, city) pairs of the gazetteer the rows must come from.
+  std::set<std::string> counties, cities;
+  for (const char* file : {"us_counties.csv", "us_places.csv"}) {
+    ASSERT_OK_AND_ASSIGN(auto gazetteer,
+                         testing::read_text(testing::slurp(std::string(ROADPULSE_SOURCE_DIR) +
+                                                           "/data/gazetteer/" + file)));
+    ASSERT_GT(gazetteer.size(), 3000u);
+    for (size_t i = 1; i < gazetteer.size(); ++i) {
+      const auto& g = gazetteer[i].fields;
+      if (file[3] == 'c') {
+        counties.insert(g[1] + "|" + g[2]);
+      } else {
+        cities.insert(g[0] + "|" + g[2]);
+      }
+    }
+  }
+  std::map<std::string, int> severity, states, city_counts;
   std::set<std::string> zones;
   std::array<int, 24> hours{};
   int day_at_noon = 0, noon = 0, night_at_2 = 0, at_2 = 0;
@@ -91,8 +107,10 @@ TEST_P(GeneratedRows, AreValidAndPlausible) {
       ++at_2;
       night_at_2 += f[col("Astronomical_Twilight")] == "Night";
     }
-    ASSERT_FALSE(f[col("City")].empty());
-    ASSERT_FALSE(f[col("County")].empty());
+    ASSERT_TRUE(counties.count(f[col("State")] + "|" + f[col("County")])) << records[i].raw;
+    const std::string city = f[col("City")] == "New York" ? "Manhattan" : f[col("City")];
+    ASSERT_TRUE(cities.count(f[col("State")] + "|" + city)) << records[i].raw;
+    ++city_counts[f[col("City")]];
     ASSERT_EQ(f[col("Airport_Code")].size(), 4u);
   }
   // Severity shares of the real data: 1: 0.5%, 2: 80.9%, 3: 16.7%, 4: 1.9%.
@@ -110,6 +128,9 @@ TEST_P(GeneratedRows, AreValidAndPlausible) {
   EXPECT_EQ(ranked[1].second, "FL");
   EXPECT_EQ(ranked[2].second, "TX");
   EXPECT_GE(states.size(), 40u);
+  // Spread over many cities, none dominating (in the real sample the top city has 2.4%).
+  EXPECT_GT(city_counts.size(), 1000u);
+  for (const auto& [city, n] : city_counts) EXPECT_LT(n, kRows * 3 / 100) << city;
   EXPECT_THAT(zones,
               ::testing::IsSupersetOf({"US/Eastern", "US/Central", "US/Mountain", "US/Pacific"}));
   // Rush hours: more accidents at 8 and 17 than at 3.
