@@ -37,6 +37,7 @@ struct Args {
   int record_bytes = 1200;
   std::string modes = "fsync,interval,none";
   bool json = false;
+  std::string out;  // also write the JSON results here
 };
 
 struct Result {
@@ -167,27 +168,31 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--dir")
+    if (a.starts_with("--benchmark_out=")) {
+      args.out = a.substr(16);  // scripts/bench passes Google Benchmark's flags to every suite
+    } else if (a.starts_with("--benchmark_")) {
+      continue;  // other Google Benchmark flags do not apply here
+    } else if (a == "--dir") {
       args.dir = next();
-    else if (a == "--seconds")
+    } else if (a == "--seconds") {
       args.seconds = std::stod(next());
-    else if (a == "--threads")
+    } else if (a == "--threads") {
       args.threads = std::stoi(next());
-    else if (a == "--shards")
+    } else if (a == "--shards") {
       args.shards = std::stoi(next());
-    else if (a == "--batch")
+    } else if (a == "--batch") {
       args.batch = std::stoi(next());
-    else if (a == "--record-bytes")
+    } else if (a == "--record-bytes") {
       args.record_bytes = std::stoi(next());
-    else if (a == "--modes")
+    } else if (a == "--modes") {
       args.modes = next();
-    else if (a == "--json")
+    } else if (a == "--json") {
       args.json = true;
-    else {
+    } else {
       std::fprintf(stderr,
                    "usage: log_append_benchmark [--dir DIR] [--seconds S] [--threads T] "
                    "[--shards N] [--batch B] [--record-bytes N] [--modes fsync,interval,none] "
-                   "[--json]\n");
+                   "[--json] [--benchmark_out=FILE]\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -201,17 +206,29 @@ int main(int argc, char** argv) {
     if (args.modes.find(mode) == std::string::npos) continue;
     results.push_back(log_append(args, durability, mode));
   }
-  if (args.json) {
-    std::printf("[");
-    for (size_t i = 0; i < results.size(); ++i) {
-      const auto& r = results[i];
-      std::printf(
-          "%s{\"name\":\"%s\",\"records_per_s\":%.0f,\"mb_per_s\":%.1f,\"p50_ms\":%.3f,"
-          "\"p99_ms\":%.3f,\"calls\":%lld}",
-          i ? "," : "", r.name.c_str(), r.records_per_s, r.mb_per_s, r.p50_ms, r.p99_ms,
-          static_cast<long long>(r.calls));
+  std::string json = "[";
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    char buf[512];
+    std::snprintf(buf, sizeof(buf),
+                  "%s{\"name\":\"%s\",\"records_per_s\":%.0f,\"mb_per_s\":%.1f,"
+                  "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"calls\":%lld}",
+                  i ? "," : "", r.name.c_str(), r.records_per_s, r.mb_per_s, r.p50_ms, r.p99_ms,
+                  static_cast<long long>(r.calls));
+    json += buf;
+  }
+  json += "]\n";
+  if (!args.out.empty()) {
+    FILE* f = std::fopen(args.out.c_str(), "w");
+    if (f == nullptr) {
+      std::perror(args.out.c_str());
+      return 1;
     }
-    std::printf("]\n");
+    std::fputs(json.c_str(), f);
+    std::fclose(f);
+  }
+  if (args.json) {
+    std::fputs(json.c_str(), stdout);
     return 0;
   }
   std::printf("%d threads x %d records of %d B per call, %d shards, %.1f s per mode\n",
