@@ -599,7 +599,9 @@ void setup_stream(CLI::App& root) {
     cmd->add_option("name", t.name, "Stream name")->required();
     cmd->add_option("--from", t.from, "trim_horizon, latest, seq:N or ts:ISO-8601")
         ->capture_default_str();
-    cmd->add_flag("--follow,-f", t.follow, "Keep waiting for new records");
+    cmd->add_flag("--follow,-f", t.follow,
+                  "Keep waiting for new records (until interrupted). Opening the data dir here "
+                  "locks out other writers, so this is mostly useful against a server");
     cmd->add_option("--limit,-n", t.limit, "Stop after N records")->check(CLI::NonNegativeNumber);
     cmd->add_option("--shard", t.shard, "Only this shard (shardId-000000000001 or 1)");
     cmd->add_option("--format", t.format,

@@ -161,3 +161,20 @@ def test_help_has_examples(roadpulse_bin):
     for sub in ("create", "list", "describe", "delete", "tail", "put", "reshard"):
         out = run(roadpulse_bin, "stream", sub, "--help").stdout.decode()
         assert "Examples:" in out, sub
+
+
+def test_tail_follow_keeps_running_until_interrupted(stream_cli, roadpulse_bin):
+    stream_cli("create", "s")
+    stream_cli("put", "s", "--partition-key", "k", input_=b"one\ntwo\nthree\n")
+    proc = subprocess.Popen([roadpulse_bin, "stream", "tail", "s", "--follow", "--data-dir",
+                             stream_cli.data_dir], stdout=subprocess.PIPE)
+    try:
+        assert [proc.stdout.readline() for _ in range(3)] == [b"one\n", b"two\n", b"three\n"]
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    # With --limit, --follow stops once it has printed that many.
+    out = stream_cli("tail", "s", "--follow", "--limit", "2").stdout
+    assert out == b"one\ntwo\n"
