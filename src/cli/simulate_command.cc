@@ -443,8 +443,9 @@ void setup_simulate(CLI::App& root) {
       ->required();
   cmd->add_option("--partition-key", args->partition_key, "Column whose value keys each event")
       ->capture_default_str();
-  cmd->add_option("--dead-letter", args->dead_letter,
-                  "Where malformed rows go (JSON lines: line, reason, row); created on the first")
+  cmd->add_option(
+         "--dead-letter", args->dead_letter,
+         "Where malformed rows go (JSON lines: line, reason, row); created at the first one")
       ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "Events per delivery to the target")
       ->capture_default_str()

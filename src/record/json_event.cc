@@ -339,14 +339,21 @@ arrow::Result<DecodedEvent> JsonEventDecoder::decode(std::string_view json) {
   }
   DecodedEvent event;
   event.row.resize(schema_.size());
+  size_t expected = 0;
   for (auto field_result : object) {
     simdjson::ondemand::field field;
     if (auto error = std::move(field_result).get(field)) return json_error("", error);
     std::string_view key;
     if (auto error = field.unescaped_key().get(key)) return json_error(" (key)", error);
-    const auto it = impl_->index.find(key);
-    if (it != impl_->index.end()) {
-      const int i = it->second;
+    // Events usually carry the columns in schema order: try the next column before hashing.
+    int i = -1;
+    if (expected < schema_.size() && schema_.column(expected).name == key) {
+      i = static_cast<int>(expected);
+    } else if (const auto it = impl_->index.find(key); it != impl_->index.end()) {
+      i = it->second;
+    }
+    if (i >= 0) {
+      expected = static_cast<size_t>(i) + 1;
       ARROW_ASSIGN_OR_RAISE(event.row[i], decode_value(field.value(), schema_.column(i).type, key));
       if (key == kTxnTimestampField) {
         if (const auto* ts = std::get_if<Timestamp>(&event.row[i]))
