@@ -24,6 +24,17 @@ constexpr auto kEscapeTable = make_escape_table();
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// Whether `s` contains any of the characters of `set`. A plain loop: the standard library's
+// version calls memchr once per character of `s`.
+bool contains_any(std::string_view s, std::string_view set) {
+  for (char c : s) {
+    for (char t : set) {
+      if (c == t) return true;
+    }
+  }
+  return false;
+}
+
 // "YYYY-MM-DD[ T]hh:mm:ss[.f{1,9}]": the forms whose digits we copy verbatim (with 'T').
 bool is_plain_timestamp(std::string_view s) {
   if (s.size() < 19) return false;
@@ -149,8 +160,7 @@ arrow::Status JsonEventEncoder::append(std::span<const std::string_view> fields,
         break;
       case FieldType::kInt: {
         // Up to 18 digits always fits an int64: copy; longer ones are range-checked.
-        if (text.size() <= 18 && is_json_number(text) &&
-            text.find_first_of(".eE") == std::string_view::npos) {
+        if (text.size() <= 18 && !contains_any(text, ".eE") && is_json_number(text)) {
           out.append(text);
           break;
         }
@@ -163,8 +173,7 @@ arrow::Status JsonEventEncoder::append(std::span<const std::string_view> fields,
       case FieldType::kDouble: {
         // Without an exponent and under 300 characters a JSON number is a finite double: copy
         // it. Anything else is range-checked, so "1e999" is rejected, not turned into inf.
-        if (text.size() < 300 && text.find_first_of("eE") == std::string_view::npos &&
-            is_json_number(text)) {
+        if (text.size() < 300 && !contains_any(text, "eE") && is_json_number(text)) {
           out.append(text);
           break;
         }
