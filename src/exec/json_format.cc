@@ -222,10 +222,26 @@ class JsonDecoderImpl final : public JsonDecoder {
     if (position >= cached_keys_.size()) {
       cached_keys_.resize(position + 1);
       cached_columns_.resize(position + 1, -1);
+      cached_plain_.resize(position + 1, false);
     }
     cached_keys_[position].assign(key);
     cached_columns_[position] = column;
+    cached_plain_[position] = key.find_first_of("\\\"") == std::string_view::npos;
     return column;
+  }
+
+  // Records of one stream repeat their key order: when the key at `position` is, byte for byte,
+  // the one seen there last time (a plain key: no escapes), its column is known without a lookup.
+  bool cached_key_matches(const char* raw, size_t position, int* column) const {
+    if (position >= cached_keys_.size() || !cached_plain_[position]) return false;
+    const std::string& k = cached_keys_[position];
+    const char* end = buffer_.data() + buffer_.size();
+    if (raw + k.size() >= end || raw[k.size()] != '"' ||
+        std::memcmp(raw, k.data(), k.size()) != 0) {
+      return false;
+    }
+    *column = cached_columns_[position];
+    return true;
   }
 
   // The key as it is in the buffer when it has no escapes (no copy), else unescaped.
@@ -257,12 +273,20 @@ class JsonDecoderImpl final : public JsonDecoder {
     size_t position = 0;
     for (auto field_result : object) {
       od::field field;
-      std::string_view key;
-      if ((error = std::move(field_result).get(field)) || (error = read_key(field, &key))) {
+      if ((error = std::move(field_result).get(field))) {
         *reason = fmt::format("invalid JSON: {}", sj::error_message(error));
         return false;
       }
-      const int column = lookup(key, position++);
+      int column;
+      if (!cached_key_matches(field.key().raw(), position, &column)) {
+        std::string_view key;
+        if ((error = read_key(field, &key))) {
+          *reason = fmt::format("invalid JSON: {}", sj::error_message(error));
+          return false;
+        }
+        column = lookup(key, position);
+      }
+      ++position;
       if (column < 0) continue;
       if (!read_value(field.value(), column, reason)) return false;
     }
@@ -530,6 +554,7 @@ class JsonDecoderImpl final : public JsonDecoder {
   std::unordered_map<std::string_view, int> by_name_;
   std::vector<std::string> cached_keys_;  // key seen at each position in the previous record
   std::vector<int> cached_columns_;
+  std::vector<bool> cached_plain_;  // the cached key has no '\\' or '"' (see cached_key_matches)
   od::parser parser_;
   std::string buffer_;
 };

@@ -220,3 +220,14 @@ def test_parse_error_shows_caret(roadpulse_bin, tmp_path):
     assert out.returncode == 1
     assert "line 2" in out.stderr
     assert "^" in out.stderr
+
+
+def test_data_dir_held_by_a_server_is_reported(roadpulse_bin, tmp_path):
+    data_dir = tmp_path / "held"
+    server = Server(roadpulse_bin, data_dir)
+    try:
+        out = run_seed_job(roadpulse_bin, data_dir)
+    finally:
+        server.stop()
+    assert out.returncode == 3, out.stderr
+    assert "is in use by" in out.stderr

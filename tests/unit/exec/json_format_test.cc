@@ -159,6 +159,17 @@ TEST(JsonDecoder, KeyOrderChangesBetweenRecords) {
             array_from_json(arrow::int64(), "[1,2,3]")->ToString());
 }
 
+TEST(JsonDecoder, EscapedKeysAreUnescaped) {
+  // The same position holds a plain key, then an escaped spelling of another, then the first.
+  auto result = decode({R"({"ID":"a","Severity":1})", R"({"ID":"b","Sev\u0065rity":2})",
+                        R"({"ID":"c","Severity":3})", R"({"I\"D":"d","Severity":4})"});
+  ASSERT_TRUE(result.errors.empty());
+  EXPECT_EQ(result.batch->column(1)->ToString(),
+            array_from_json(arrow::int64(), "[1,2,3,4]")->ToString());
+  EXPECT_EQ(result.batch->column(0)->ToString(),
+            array_from_json(arrow::utf8(), R"(["a","b","c",null])")->ToString());
+}
+
 TEST(JsonDecoder, NestedValueIntoVarcharKeepsJsonText) {
   auto result = decode({R"({"ID":{"a":[1,2]}})"});
   ASSERT_TRUE(result.errors.empty());
