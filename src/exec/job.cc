@@ -438,7 +438,7 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
     for (auto& g : impl.groups) {
       threads.emplace_back([&impl, group = g.get()] { impl.drive(*group); });
     }
-    spdlog::info("job {} running: {} source(s), {} sink(s)", impl.options.name, impl.groups.size(),
+    spdlog::debug("job {} running: {} source(s), {} sink(s)", impl.options.name, impl.groups.size(),
                  impl.sinks.size());
     std::unique_lock lock(impl.mutex);
     while (impl.running > 0 && !impl.stop_requested) {
