@@ -439,7 +439,7 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
       threads.emplace_back([&impl, group = g.get()] { impl.drive(*group); });
     }
     spdlog::debug("job {} running: {} source(s), {} sink(s)", impl.options.name, impl.groups.size(),
-                 impl.sinks.size());
+                  impl.sinks.size());
     std::unique_lock lock(impl.mutex);
     while (impl.running > 0 && !impl.stop_requested) {
       impl.changed.wait_for(lock, std::chrono::milliseconds(kPollMillis));
