@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "log/log.h"
+#include "realtime/http_api.h"
 #include "server/http_server.h"
 #include "server/kinesis_http.h"
 #include "server/kinesis_service.h"
@@ -83,12 +84,20 @@ arrow::Status serve(const ServeOptions& opts) {
   server::KinesisService service(store.get(), std::move(iterator_key), kinesis_options);
   server::KinesisHttpHandler kinesis(&service, server::SigV4Verifier(keys));
 
+  // Real-time routes (/metrics, /api/metrics/query, /api/alerts): src/realtime/http_api.h.
+  ARROW_ASSIGN_OR_RAISE(auto realtime_routes,
+                        realtime::HttpRoutes::make(opts.data_dir, store.get()));
+
   server::HttpServerOptions http_options;
   http_options.listen = opts.listen;
   http_options.io_threads = opts.io_threads;
   http_options.worker_threads = opts.worker_threads;
   ARROW_ASSIGN_OR_RAISE(
       auto http, server::HttpServer::make(http_options, [&](server::HttpRequest& request) {
+        if (auto reply = realtime_routes->handle(request.method, request.target)) {
+          return server::HttpResponse{
+              reply->status, reply->content_type, {}, std::move(reply->body)};
+        }
         if (auto response = kinesis.handle(request)) return std::move(*response);
         return server::HttpResponse{404, "text/plain; charset=utf-8", {}, "not found\n"};
       }));

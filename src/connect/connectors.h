@@ -25,6 +25,8 @@ ConnectorEntry filesystem_connector();
 ConnectorEntry datagen_connector();
 ConnectorEntry print_connector();
 ConnectorEntry blackhole_connector();
+ConnectorEntry metrics_connector();
+ConnectorEntry alerts_connector();
 
 /// Reads a table's options, remembering which keys a connector understands, so unknown keys are
 /// reported as Flink does ("Unsupported options found for 'kinesis': ...").

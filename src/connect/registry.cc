@@ -34,6 +34,8 @@ ConnectorRegistry::ConnectorRegistry(std::shared_ptr<ConnectContext> context)
   add(datagen_connector());
   add(print_connector());
   add(blackhole_connector());
+  add(metrics_connector());
+  add(alerts_connector());
 }
 
 void ConnectorRegistry::add(ConnectorEntry entry) {
