@@ -145,7 +145,7 @@ def test_speedup_replays_event_time(roadpulse_bin, shared_data_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     assert [json.loads(x)["Start_Time"] for x in r.stdout.splitlines()] == [
         "2016-02-08T00:37:08", "2016-02-08T00:37:38", "2016-02-08T00:38:08"]
-    assert 1.9 <= elapsed < 6, elapsed
+    assert 1.9 <= elapsed < 20, elapsed  # lower bound is the point; the upper one is loose (CI load)
 
 
 def test_usage_errors_are_clear(roadpulse_bin, shared_data_dir, tmp_path):
