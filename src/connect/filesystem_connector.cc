@@ -26,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connect/connectors.h"
+#include "connect/parquet_format.h"
 
 namespace roadpulse::connect {
 
@@ -344,10 +345,11 @@ ConnectorEntry filesystem_connector() {
   ConnectorEntry entry;
   entry.name = "filesystem";
   entry.make_source = [](const exec::SourceSpec& spec,
-                         ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Source>> {
+                         ConnectContext& context) -> arrow::Result<std::unique_ptr<exec::Source>> {
     OptionReader reader("filesystem", spec.options);
     ARROW_ASSIGN_OR_RAISE(std::string path, reader.require("path"));
     ARROW_ASSIGN_OR_RAISE(std::string format, reader.require("format"));
+    if (format == "parquet") return make_parquet_source(spec, context);  // src/lake
     ARROW_ASSIGN_OR_RAISE(bool skip_header, reader.get_bool("csv.ignore-first-line", false));
     if (reader.get("source.monitor-interval")) {
       return arrow::Status::NotImplemented(
@@ -366,10 +368,11 @@ ConnectorEntry filesystem_connector() {
                                         std::move(partition_columns), 4096);
   };
   entry.make_sink = [](const exec::SinkSpec& spec,
-                       ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Sink>> {
+                       ConnectContext& context) -> arrow::Result<std::unique_ptr<exec::Sink>> {
     OptionReader reader("filesystem", spec.options);
     ARROW_ASSIGN_OR_RAISE(std::string path, reader.require("path"));
     ARROW_ASSIGN_OR_RAISE(std::string format, reader.require("format"));
+    if (format == "parquet") return make_parquet_sink(spec, context);  // src/lake
     int64_t roll = 128LL << 20;
     if (auto size = reader.get("sink.rolling-policy.file-size")) {
       ARROW_ASSIGN_OR_RAISE(roll, parse_memory_size(*size));

@@ -1,0 +1,277 @@
+// TableWriter: partitioned, rolling Parquet files with the two-phase commit of EXEC_DESIGN.md §5.
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <unordered_map>
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/compute/api.h>
+#include <fmt/format.h>
+
+#include "lake/lake.h"
+
+namespace roadpulse::lake {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct TableWriter::Impl {
+  TableWriterOptions options;
+  std::vector<int> partition_columns;  // indices into options.schema
+  std::vector<int> data_columns;
+  std::shared_ptr<arrow::Schema> data_schema;
+
+  struct OpenFile {
+    std::unique_ptr<ParquetFileWriter> writer;
+    std::string staging;
+    std::string final_path;
+    std::string partition;
+    int64_t opened_ms = 0;
+  };
+  std::map<std::string, OpenFile> open;                  // by partition path
+  std::vector<Committable> rolled;                       // closed since the last prepare_commit
+  std::map<int64_t, std::vector<Committable>> prepared;  // by checkpoint, not yet committed
+  int64_t checkpoint = 1;  // the checkpoint files opened now will belong to
+  int64_t counter = 0;
+
+  arrow::Status start(const std::string& partition, OpenFile& file) {
+    const fs::path dir =
+        partition.empty() ? fs::path(options.location) : fs::path(options.location) / partition;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return arrow::Status::IOError("cannot create '", dir.string(), "': ", ec.message());
+    const std::string name =
+        fmt::format("part-{}-{}-{}.parquet", options.job_id, checkpoint, counter++);
+    file.final_path = (dir / name).string();
+    file.staging = (dir / ("." + name + ".inprogress")).string();
+    file.partition = partition;
+    file.opened_ms = steady_ms();
+    ARROW_ASSIGN_OR_RAISE(file.writer,
+                          ParquetFileWriter::open(file.staging, data_schema, options.parquet));
+    return arrow::Status::OK();
+  }
+
+  arrow::Status finish(OpenFile& file) {
+    Committable c;
+    c.rows = file.writer->rows();
+    ARROW_ASSIGN_OR_RAISE(c.bytes, file.writer->close());
+    file.writer.reset();
+    c.staging_path = file.staging;
+    c.final_path = file.final_path;
+    c.partition = file.partition;
+    rolled.push_back(std::move(c));
+    return arrow::Status::OK();
+  }
+
+  arrow::Status write_group(const std::string& partition, const arrow::RecordBatch& data) {
+    OpenFile& file = open[partition];
+    if (!file.writer) ARROW_RETURN_NOT_OK(start(partition, file));
+    ARROW_RETURN_NOT_OK(file.writer->write(data));
+    const bool too_big = file.writer->estimated_size() >= options.roll_bytes;
+    const bool too_old = options.rollover_interval_ms > 0 &&
+                         steady_ms() - file.opened_ms >= options.rollover_interval_ms;
+    if (too_big || too_old) {
+      ARROW_RETURN_NOT_OK(finish(file));
+      open.erase(partition);
+    }
+    return arrow::Status::OK();
+  }
+};
+
+TableWriter::TableWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TableWriter::~TableWriter() {
+  // Dropped without commit or abort: leave no half-written staging files behind.
+  if (impl_) (void)abort();
+}
+
+arrow::Result<std::unique_ptr<TableWriter>> TableWriter::make(TableWriterOptions options) {
+  if (!options.schema) return arrow::Status::Invalid("lake table writer needs a schema");
+  if (options.location.empty()) return arrow::Status::Invalid("lake table writer needs a path");
+  if (options.job_id.empty()) return arrow::Status::Invalid("lake table writer needs a job id");
+  if (options.roll_bytes <= 0) {
+    return arrow::Status::Invalid("sink.rolling-policy.file-size must be positive");
+  }
+  auto impl = std::make_unique<Impl>();
+  for (const auto& key : options.partition_keys) {
+    const int i = options.schema->GetFieldIndex(key);
+    if (i < 0) return arrow::Status::Invalid("PARTITIONED BY column '", key, "' is not a column");
+    impl->partition_columns.push_back(i);
+  }
+  arrow::FieldVector fields;
+  for (int i = 0; i < options.schema->num_fields(); ++i) {
+    if (std::find(impl->partition_columns.begin(), impl->partition_columns.end(), i) ==
+        impl->partition_columns.end()) {
+      impl->data_columns.push_back(i);
+      fields.push_back(options.schema->field(i));
+    }
+  }
+  if (fields.empty()) {
+    return arrow::Status::Invalid("every column of '", options.location,
+                                  "' is a partition column: parquet files need at least one");
+  }
+  impl->data_schema = arrow::schema(std::move(fields));
+  std::error_code ec;
+  fs::create_directories(options.location, ec);
+  if (ec) {
+    return arrow::Status::IOError("cannot create '", options.location, "': ", ec.message());
+  }
+  impl->options = std::move(options);
+  return std::unique_ptr<TableWriter>(new TableWriter(std::move(impl)));
+}
+
+arrow::Status TableWriter::write(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  Impl& s = *impl_;
+  if (batch->num_rows() == 0) return arrow::Status::OK();
+  std::vector<std::shared_ptr<arrow::Array>> data_arrays;
+  for (int i : s.data_columns) data_arrays.push_back(batch->column(i));
+  auto data = arrow::RecordBatch::Make(s.data_schema, batch->num_rows(), std::move(data_arrays));
+  if (s.partition_columns.empty()) {
+    ARROW_RETURN_NOT_OK(s.write_group("", *data));
+    rows_written_ += batch->num_rows();
+    return arrow::Status::OK();
+  }
+  // Partition values as strings, one cast per column rather than one scalar per row.
+  std::vector<std::shared_ptr<arrow::StringArray>> keys;
+  for (int c : s.partition_columns) {
+    auto column = batch->column(c);
+    if (column->type_id() == arrow::Type::DATE32 || column->type_id() == arrow::Type::STRING ||
+        arrow::is_integer(column->type_id()) || column->type_id() == arrow::Type::BOOL ||
+        column->type_id() == arrow::Type::TIMESTAMP || arrow::is_floating(column->type_id())) {
+      ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, arrow::utf8()));
+      keys.push_back(std::static_pointer_cast<arrow::StringArray>(cast));
+    } else {
+      return arrow::Status::NotImplemented("cannot partition by column '",
+                                           batch->schema()->field(c)->name(), "' of type ",
+                                           column->type()->ToString());
+    }
+  }
+  std::unordered_map<std::string, std::vector<int64_t>> groups;
+  std::vector<std::string> order;
+  PartitionValues values(s.partition_columns.size());
+  for (size_t k = 0; k < s.partition_columns.size(); ++k) {
+    values[k].first = batch->schema()->field(s.partition_columns[k])->name();
+  }
+  std::string key;
+  for (int64_t r = 0; r < batch->num_rows(); ++r) {
+    key.clear();
+    for (size_t k = 0; k < keys.size(); ++k) {
+      key += keys[k]->IsValid(r) ? std::string_view(keys[k]->GetView(r)) : std::string_view();
+      key.push_back('\0');
+      key.push_back(keys[k]->IsValid(r) ? '1' : '0');
+    }
+    auto [it, inserted] = groups.try_emplace(key);
+    if (inserted) order.push_back(key);
+    it->second.push_back(r);
+  }
+  for (const auto& group_key : order) {
+    const auto& rows = groups[group_key];
+    // Partition path from the first row of the group.
+    const int64_t first = rows.front();
+    for (size_t k = 0; k < keys.size(); ++k) {
+      values[k].second = keys[k]->IsValid(first) ? std::string(keys[k]->GetView(first))
+                                                 : std::string(kDefaultPartition);
+    }
+    const std::string partition = partition_path(values);
+    if (rows.size() == size_t(batch->num_rows())) {
+      ARROW_RETURN_NOT_OK(s.write_group(partition, *data));
+      continue;
+    }
+    arrow::Int64Builder indices;
+    ARROW_RETURN_NOT_OK(indices.AppendValues(rows));
+    ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(data, index_array));
+    ARROW_RETURN_NOT_OK(s.write_group(partition, *taken.record_batch()));
+  }
+  rows_written_ += batch->num_rows();
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::vector<Committable>> TableWriter::prepare_commit(int64_t checkpoint_id) {
+  Impl& s = *impl_;
+  for (auto& [_, file] : s.open) ARROW_RETURN_NOT_OK(s.finish(file));
+  s.open.clear();
+  std::vector<Committable> out = std::move(s.rolled);
+  s.rolled.clear();
+  for (auto& c : out) c.checkpoint_id = checkpoint_id;
+  auto& slot = s.prepared[checkpoint_id];
+  slot.insert(slot.end(), out.begin(), out.end());
+  // Files opened from now on belong to the next checkpoint (their names say so).
+  s.checkpoint = std::max(s.checkpoint, checkpoint_id + 1);
+  return out;
+}
+
+arrow::Status TableWriter::commit_files(const TableWriterOptions& options,
+                                        const std::vector<Committable>& committables) {
+  std::set<std::string> dirs;
+  std::vector<CommittedFile> published;
+  for (const auto& c : committables) {
+    std::error_code ec;
+    if (fs::exists(c.staging_path, ec)) {
+      fs::rename(c.staging_path, c.final_path, ec);
+      if (ec) {
+        return arrow::Status::IOError("cannot commit '", c.final_path, "': ", ec.message());
+      }
+    } else {
+      // Replayed commit: done already if the final file is there with the committed size.
+      const auto size = fs::file_size(c.final_path, ec);
+      if (ec || int64_t(size) != c.bytes) {
+        return arrow::Status::IOError("cannot commit '", c.final_path,
+                                      "': its staging file is gone and the final file ",
+                                      ec ? "does not exist" : "has another size");
+      }
+    }
+    dirs.insert(fs::path(c.final_path).parent_path().string());
+    published.push_back(
+        {c.partition, {fs::path(c.final_path).filename().string(), c.rows, c.bytes}});
+  }
+  for (const auto& dir : dirs) {
+    ARROW_RETURN_NOT_OK(fsync_directory(dir));
+    if (options.success_file) ARROW_RETURN_NOT_OK(write_file_atomically(dir + "/_SUCCESS", ""));
+  }
+  if (options.catalog && !published.empty()) {
+    ARROW_RETURN_NOT_OK(options.catalog->add_files(options.table, published));
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status TableWriter::commit(int64_t checkpoint_id) {
+  Impl& s = *impl_;
+  std::vector<Committable> due;
+  for (auto it = s.prepared.begin(); it != s.prepared.end() && it->first <= checkpoint_id;) {
+    due.insert(due.end(), it->second.begin(), it->second.end());
+    it = s.prepared.erase(it);
+  }
+  if (due.empty()) return arrow::Status::OK();
+  return commit_files(s.options, due);
+}
+
+arrow::Status TableWriter::abort() {
+  Impl& s = *impl_;
+  std::error_code ec;
+  for (auto& [_, file] : s.open) {
+    file.writer.reset();
+    fs::remove(file.staging, ec);
+  }
+  s.open.clear();
+  for (const auto& c : s.rolled) fs::remove(c.staging_path, ec);
+  s.rolled.clear();
+  for (const auto& [_, list] : s.prepared) {
+    for (const auto& c : list) fs::remove(c.staging_path, ec);
+  }
+  s.prepared.clear();
+  return arrow::Status::OK();
+}
+
+}  // namespace roadpulse::lake
