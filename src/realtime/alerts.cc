@@ -10,7 +10,6 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <simdjson.h>
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
@@ -299,48 +298,175 @@ std::string alert_json(const Alert& a) {
   return out;
 }
 
-arrow::Result<Alert> parse_alert_json(std::string_view json) {
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(json);
-  simdjson::dom::element doc;
-  if (auto error = parser.parse(padded).get(doc)) {
-    return arrow::Status::Invalid("alert record is not JSON: ", simdjson::error_message(error));
-  }
-  Alert a;
-  auto str = [&](const char* key, std::string* out) -> arrow::Status {
-    std::string_view v;
-    if (doc[key].get_string().get(v)) {
-      return arrow::Status::Invalid("alert record lacks string field '", key, "'");
+namespace {
+
+// A small reader for the outbox's own records (objects of strings, integers, a string->string
+// object and a string array). simdjson is not used here: its runtime-dispatch singleton clashes
+// with the copy exported by pyarrow's libparquet.
+class RecordReader {
+ public:
+  explicit RecordReader(std::string_view text) : text_(text) {}
+
+  arrow::Status expect(char c) {
+    skip_space();
+    if (pos_ >= text_.size() || text_[pos_] != c) {
+      return arrow::Status::Invalid("expected '", std::string(1, c), "' at offset ", pos_);
     }
-    *out = std::string(v);
+    ++pos_;
     return arrow::Status::OK();
-  };
-  ARROW_RETURN_NOT_OK(str("id", &a.id));
-  ARROW_RETURN_NOT_OK(str("rule", &a.rule));
-  ARROW_RETURN_NOT_OK(str("dedup_key", &a.dedup_key));
-  ARROW_RETURN_NOT_OK(str("severity", &a.severity));
-  ARROW_RETURN_NOT_OK(str("title", &a.title));
-  ARROW_RETURN_NOT_OK(str("body", &a.body));
-  if (doc["created_ms"].get_int64().get(a.created_ms)) {
-    return arrow::Status::Invalid("alert record lacks 'created_ms'");
   }
-  simdjson::dom::object row;
-  if (doc["row"].get_object().get(row)) return arrow::Status::Invalid("alert record lacks 'row'");
-  for (auto field : row) {
-    std::string_view v;
-    if (field.value.get_string().get(v)) {
-      return arrow::Status::Invalid("alert record: row field '", field.key, "' is not a string");
+  bool consume(char c) {
+    skip_space();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
     }
-    a.attributes.emplace_back(std::string(field.key), std::string(v));
+    return false;
   }
-  simdjson::dom::array channels;
-  if (doc["channels"].get_array().get(channels)) {
-    return arrow::Status::Invalid("alert record lacks 'channels'");
+  arrow::Result<std::string> string() {
+    ARROW_RETURN_NOT_OK(expect('"'));
+    std::string out;
+    while (pos_ < text_.size() && text_[pos_] != '"') {
+      char c = text_[pos_++];
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (pos_ >= text_.size()) break;
+      c = text_[pos_++];
+      switch (c) {
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'u': {
+          if (pos_ + 4 > text_.size()) return arrow::Status::Invalid("bad \\u escape");
+          const unsigned cp = std::stoul(std::string(text_.substr(pos_, 4)), nullptr, 16);
+          pos_ += 4;
+          if (cp < 0x80) {
+            out += static_cast<char>(cp);
+          } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+          } else {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+          }
+          break;
+        }
+        default:
+          out += c;
+      }
+    }
+    ARROW_RETURN_NOT_OK(expect('"'));
+    return out;
   }
-  for (auto c : channels) {
-    std::string_view v;
-    if (c.get_string().get(v)) return arrow::Status::Invalid("alert record: bad channel name");
-    a.channels.emplace_back(v);
+  arrow::Result<int64_t> integer() {
+    skip_space();
+    const size_t start = pos_;
+    if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
+    while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+    if (pos_ == start) return arrow::Status::Invalid("expected an integer at offset ", start);
+    return std::stoll(std::string(text_.substr(start, pos_ - start)));
+  }
+  // Calls fn(key) for each member of an object; fn reads the value.
+  template <typename Fn>
+  arrow::Status object(Fn&& fn) {
+    ARROW_RETURN_NOT_OK(expect('{'));
+    if (consume('}')) return arrow::Status::OK();
+    do {
+      ARROW_ASSIGN_OR_RAISE(std::string key, string());
+      ARROW_RETURN_NOT_OK(expect(':'));
+      ARROW_RETURN_NOT_OK(fn(key));
+    } while (consume(','));
+    return expect('}');
+  }
+  arrow::Result<std::vector<std::string>> string_array() {
+    std::vector<std::string> out;
+    ARROW_RETURN_NOT_OK(expect('['));
+    if (consume(']')) return out;
+    do {
+      ARROW_ASSIGN_OR_RAISE(std::string v, string());
+      out.push_back(std::move(v));
+    } while (consume(','));
+    ARROW_RETURN_NOT_OK(expect(']'));
+    return out;
+  }
+
+ private:
+  void skip_space() {
+    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+  }
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+struct DeadLetter {
+  std::string id, channel, error;
+  int64_t attempts = 0;
+};
+
+arrow::Result<DeadLetter> parse_dead_letter(std::string_view json) {
+  RecordReader r(json);
+  DeadLetter d;
+  ARROW_RETURN_NOT_OK(r.object([&](const std::string& key) -> arrow::Status {
+    if (key == "attempts") {
+      ARROW_ASSIGN_OR_RAISE(d.attempts, r.integer());
+      return arrow::Status::OK();
+    }
+    ARROW_ASSIGN_OR_RAISE(std::string v, r.string());
+    if (key == "id") d.id = std::move(v);
+    if (key == "channel") d.channel = std::move(v);
+    if (key == "error") d.error = std::move(v);
+    return arrow::Status::OK();
+  }));
+  return d;
+}
+
+}  // namespace
+
+arrow::Result<Alert> parse_alert_json(std::string_view json) {
+  RecordReader r(json);
+  Alert a;
+  bool has_created = false;
+  auto status = r.object([&](const std::string& key) -> arrow::Status {
+    if (key == "created_ms") {
+      ARROW_ASSIGN_OR_RAISE(a.created_ms, r.integer());
+      has_created = true;
+    } else if (key == "row") {
+      return r.object([&](const std::string& column) -> arrow::Status {
+        ARROW_ASSIGN_OR_RAISE(std::string v, r.string());
+        a.attributes.emplace_back(column, std::move(v));
+        return arrow::Status::OK();
+      });
+    } else if (key == "channels") {
+      ARROW_ASSIGN_OR_RAISE(a.channels, r.string_array());
+    } else {
+      ARROW_ASSIGN_OR_RAISE(std::string v, r.string());
+      if (key == "id") a.id = std::move(v);
+      if (key == "rule") a.rule = std::move(v);
+      if (key == "dedup_key") a.dedup_key = std::move(v);
+      if (key == "severity") a.severity = std::move(v);
+      if (key == "title") a.title = std::move(v);
+      if (key == "body") a.body = std::move(v);
+    }
+    return arrow::Status::OK();
+  });
+  if (!status.ok()) return arrow::Status::Invalid("alert record is not valid: ", status.message());
+  if (a.id.empty() || a.rule.empty() || !has_created) {
+    return arrow::Status::Invalid("alert record lacks id, rule or created_ms");
   }
   return a;
 }
@@ -582,17 +708,15 @@ arrow::Status AlertOutbox::recover() {
     return arrow::Status::OK();
   }));
   ARROW_RETURN_NOT_OK(read_all(*log_, options_.dead_letter_stream, [&](const log::StoredRecord& r) {
-    // Dead-letter records: {"id":..., "channel":..., "attempts":N, "error":...}
-    simdjson::dom::parser parser;
-    simdjson::padded_string padded(r.data);
-    simdjson::dom::element doc;
-    std::string_view id, channel, error;
-    int64_t attempts = 0;
-    if (parser.parse(padded).get(doc) || doc["id"].get_string().get(id) ||
-        doc["channel"].get_string().get(channel) || doc["attempts"].get_int64().get(attempts) ||
-        doc["error"].get_string().get(error)) {
-      return arrow::Status::Invalid("dead-letter record ", r.sequence.value, " is malformed");
+    auto dead = parse_dead_letter(r.data);
+    if (!dead.ok()) {
+      return arrow::Status::Invalid("dead-letter record ", r.sequence.value,
+                                    " is malformed: ", dead.status().message());
     }
+    const std::string& id = dead->id;
+    const std::string& channel = dead->channel;
+    const std::string& error = dead->error;
+    const int64_t attempts = dead->attempts;
     auto it = status_.find(std::string(id));
     if (it != status_.end()) {
       auto d = it->second.deliveries.find(std::string(channel));
