@@ -263,6 +263,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string method, path, authority;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    size_t header_bytes = 0;
     bool too_big = false;
     std::string response_body;
     size_t sent = 0;
@@ -287,6 +288,10 @@ class Session : public std::enable_shared_from_this<Session> {
           auto& self = self_of(ud);
           auto it = self.h2_streams_.find(frame->hd.stream_id);
           if (it == self.h2_streams_.end()) return 0;
+          it->second.header_bytes += namelen + valuelen + 32;
+          if (it->second.header_bytes > self.server_->options_.max_header_bytes) {
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets this stream only
+          }
           const std::string_view n(reinterpret_cast<const char*>(name), namelen);
           std::string v(reinterpret_cast<const char*>(value), valuelen);
           if (n == ":method") {
@@ -333,10 +338,12 @@ class Session : public std::enable_shared_from_this<Session> {
     // Large windows: a PutRecords body is up to ~7 MB; the default 64 KiB would cost round trips.
     const nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 128},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 16 << 20},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 8 << 20},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+         static_cast<uint32_t>(server_->options_.max_header_bytes)},
     };
-    nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, 2);
-    nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0, 64 << 20);
+    nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, 3);
+    nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0, 32 << 20);
     if (!h2_receive()) return close();
     h2_flush();
     h2_read();
@@ -408,6 +415,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto req = std::make_shared<HttpRequest>();
     req->method = std::move(s.method);
     req->target = std::move(s.path);
+    // SigV4 signers name the authority ":authority" on HTTP/2 (AWS JS SDK) or "host": keep both.
+    req->headers.emplace_back(":authority", s.authority);
     req->headers.emplace_back("host", std::move(s.authority));
     for (auto& h : s.headers) req->headers.push_back(std::move(h));
     req->body = std::move(s.body);

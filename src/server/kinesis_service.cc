@@ -410,16 +410,21 @@ arrow::Result<Document> KinesisService::put_records(const Document& request) {
   std::vector<std::string> failed_shard(n);
   if (limits_enabled()) {
     ARROW_ASSIGN_OR_RAISE(auto desc, describe(req.stream));
+    std::vector<int32_t> throttled;
     for (size_t i = 0; i < n; ++i) {
       const auto& rec = req.records[i];
       const log::HashKey h =
           rec.explicit_hash_key ? *rec.explicit_hash_key : log::hash_key_of(rec.partition_key);
       for (const auto& s : desc.shards) {
         if (s.ending_sequence || h < s.starting_hash_key || h > s.ending_hash_key) continue;
-        if (!admit(req.stream, s.id.value, 1,
+        // Once a shard refuses a record, it refuses the rest of this request too, so what it
+        // accepts is a prefix and a client that resends the failures keeps per-shard order.
+        if (std::find(throttled.begin(), throttled.end(), s.id.value) != throttled.end() ||
+            !admit(req.stream, s.id.value, 1,
                    static_cast<int64_t>(rec.data.size() + rec.partition_key.size()))) {
           accepted[i] = false;
           failed_shard[i] = s.id.to_string();
+          throttled.push_back(s.id.value);
         }
         break;
       }

@@ -341,8 +341,16 @@ arrow::Result<std::string> SigV4Verifier::verify(const SigningRequest& request,
     return api_error("InvalidSignatureException",
                      "Credential should be scoped to a valid date: '" + date.substr(0, 8) + "'");
   }
-  if (signed_headers.find("host") == std::string_view::npos) {
-    return incomplete("SignedHeaders must include host");
+  {
+    bool has_host = false;
+    for (size_t pos = 0; pos <= signed_headers.size();) {
+      size_t semi = signed_headers.find(';', pos);
+      if (semi == std::string_view::npos) semi = signed_headers.size();
+      const std::string_view name = signed_headers.substr(pos, semi - pos);
+      has_host = has_host || name == "host" || name == ":authority";
+      pos = semi + 1;
+    }
+    if (!has_host) return incomplete("SignedHeaders must include host (or :authority)");
   }
   if (*signed_at < now_ms - kMaxClockSkewMs || *signed_at > now_ms + kMaxClockSkewMs) {
     return api_error("InvalidSignatureException",

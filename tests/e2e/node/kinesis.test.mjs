@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import {
   KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, ListShardsCommand,
   PutRecordCommand, PutRecordsCommand, GetShardIteratorCommand, GetRecordsCommand,
-  DescribeStreamCommand,
+  DescribeStreamCommand, ListStreamsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -175,4 +175,29 @@ test('errors are the real Kinesis exception types', async () => {
   await assert.rejects(kinesis.send(new PutRecordsCommand({
     StreamName: 'small', Records: Array.from({ length: 501 }, () => ({ Data: Buffer.from('x'), PartitionKey: 'k' })),
   })), (e) => e.name === 'ValidationException');
+});
+
+test('SigV4 over HTTP/2: signed requests pass, a wrong secret is refused', async () => {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const signed = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir',
+    join(dataDir, 'signed'), '--access-key', 'AKIDNODE:n0de-secret'],
+  { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise((resolve) => signed.on('exit', (code) => resolve(code)));
+  try {
+    await waitHealthy(endpoint);
+    const good = new KinesisClient({ endpoint, region: 'us-east-1', maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIDNODE', secretAccessKey: 'n0de-secret' } });
+    const bad = new KinesisClient({ endpoint, region: 'us-east-1', maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIDNODE', secretAccessKey: 'wrong' } });
+    await good.send(new CreateStreamCommand({ StreamName: 'signed', ShardCount: 1 }));
+    assert.deepEqual((await good.send(new ListStreamsCommand({}))).StreamNames, ['signed']);
+    await assert.rejects(bad.send(new ListStreamsCommand({})),
+      (e) => e.name === 'InvalidSignatureException');
+    good.destroy();
+    bad.destroy();
+  } finally {
+    signed.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  }
 });
