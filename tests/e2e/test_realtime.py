@@ -10,7 +10,10 @@ import json
 import re
 import subprocess
 import threading
+import shutil
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -194,3 +197,50 @@ INSERT INTO a SELECT ID, City FROM src;
     out = run([roadpulse_bin, "sql", "-f", str(job), "--data-dir", str(tmp_path / "d")])
     assert out.returncode != 0
     assert "{Town}" in out.stderr and "not a column" in out.stderr
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian package prometheus missing")
+def test_prometheus_scrapes_the_totals(roadpulse_bin, events, tmp_path):
+    """A real Prometheus scrapes `roadpulse serve`'s /metrics; PromQL sums match the input."""
+    path, rows = events
+    by_severity = collections.Counter(str(r["Severity"]) for r in rows)
+    data_dir = tmp_path / "data"
+    job = tmp_path / "job.sql"
+    job.write_text(JOB.format(events=path).split("CREATE TABLE severe_alerts")[0] +
+                   "INSERT INTO accident_metrics SELECT Start_Time, Severity, State, County, City"
+                   " FROM events;\n")
+    out = run([roadpulse_bin, "sql", "-f", str(job), "--data-dir", str(data_dir)])
+    assert out.returncode == 0, out.stderr
+
+    port, prom_port = free_port(), free_port()
+    server = subprocess.Popen(
+        [roadpulse_bin, "serve", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}",
+         "--durability", "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    (tmp_path / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: roadpulse\n"
+        f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
+    prom = subprocess.Popen(
+        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
+         f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert "listening" in server.stdout.readline()
+        query = urllib.parse.quote("sum by (severity) (roadpulse_accidents_total)")
+        totals = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                answer = json.loads(get(prom_port, f"/api/v1/query?query={query}"))
+                totals = {r["metric"]["severity"]: float(r["value"][1])
+                          for r in answer["data"]["result"]}
+                if totals:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.5)
+        assert totals == {k: float(v) for k, v in by_severity.items()}
+    finally:
+        prom.terminate()
+        prom.wait(timeout=30)
+        server.send_signal(2)
+        server.wait(timeout=30)
