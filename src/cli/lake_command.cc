@@ -145,6 +145,10 @@ void setup(CLI::App& root) {
   k->add_option("table", args->table, "Table name")->required();
   k->add_option("--partition", args->partition, "Only this partition, e.g. event_date=2016-02-08");
   k->callback([args] { run_command([&] { return compact(*args); }); });
+  // --data-dir is accepted before or after the subcommand.
+  for (CLI::App* sub : {t, d, p, c, k}) {
+    sub->add_option("--data-dir", args->data_dir, "Data directory");
+  }
   cmd->footer(
       "Examples:\n"
       "  roadpulse lake tables --data-dir ./data\n"
