@@ -4,15 +4,21 @@
 //
 //   build/<dir>/bench/realtime_benchmark --benchmark_counters_tabular=true
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include <arrow/api.h>
 #include <benchmark/benchmark.h>
 
 #include "connect/registry.h"
+#include "log/log.h"
+#include "realtime/alerts.h"
 #include "realtime/metric_store.h"
 
 namespace roadpulse {
@@ -128,6 +134,68 @@ void BM_MemoryPer10kSeries(benchmark::State& state) {
   state.counters["bytes_per_series"] = static_cast<double>(bytes) / 10000;
 }
 BENCHMARK(BM_MemoryPer10kSeries)->Arg(1)->Arg(60)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Alert enqueued (durable append to the outbox, fsync) -> handed to the channel: p50/p99, one
+// alert per millisecond, in-process channel (no HTTP), no background load.
+class TimingChannel final : public realtime::Channel {
+ public:
+  arrow::Status deliver(const realtime::Alert& alert) override {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    latencies_us.push_back(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - sent.at(alert.dedup_key))
+            .count());
+    return arrow::Status::OK();
+  }
+  std::mutex mutex;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> sent;
+  std::vector<int64_t> latencies_us;
+};
+
+void BM_AlertEnqueueToChannel(benchmark::State& state) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("rp-bench-alerts-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  log::LogOptions log_options;
+  log_options.data_dir = dir.string();
+  log_options.retention_thread = false;
+  std::shared_ptr<log::LogStore> log(log::LogStore::open(log_options).ValueOrDie());
+  auto config = realtime::AlertConfig::parse(
+                    "[[channels]]\nname = \"ops\"\nurl = \"http://127.0.0.1:1/\"\n"
+                    "[[routes]]\nchannels = [\"ops\"]\n",
+                    "bench")
+                    .ValueOrDie();
+  TimingChannel* channel = nullptr;
+  auto outbox = realtime::AlertOutbox::open(log, config, {}, [&](const realtime::ChannelConfig&) {
+                  auto c = std::make_unique<TimingChannel>();
+                  channel = c.get();
+                  return arrow::Result<std::unique_ptr<realtime::Channel>>(std::move(c));
+                }).ValueOrDie();
+  (void)outbox->start();
+  int64_t n = 0;
+  for (auto _ : state) {
+    realtime::Alert alert;
+    alert.rule = "bench";
+    alert.dedup_key = std::to_string(n++);
+    {
+      std::lock_guard lock(channel->mutex);
+      channel->sent[alert.dedup_key] = std::chrono::steady_clock::now();
+    }
+    (void)outbox->enqueue(std::move(alert));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  outbox->wait_idle(10'000);
+  auto lat = channel->latencies_us;
+  std::sort(lat.begin(), lat.end());
+  if (!lat.empty()) {
+    state.counters["p50_us"] = static_cast<double>(lat[lat.size() / 2]);
+    state.counters["p99_us"] = static_cast<double>(lat[lat.size() * 99 / 100]);
+  }
+  outbox.reset();
+  log.reset();
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_AlertEnqueueToChannel)->Iterations(2000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace roadpulse

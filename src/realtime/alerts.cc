@@ -826,11 +826,29 @@ void AlertOutbox::run_channel(const ChannelConfig& channel, Channel* sender) {
     return !changed_.wait_for(lock, d, [&] { return stopping_.load(); });
   };
   std::optional<log::SequenceNumber> pos;
+  // The position is committed once per read batch (a durable write each time), and on the way
+  // out; a crash in between re-sends at most that batch (at-least-once).
+  std::optional<log::SequenceNumber> committed_pos;
+  auto commit = [&] {
+    if (!pos || pos == committed_pos) return;
+    auto committed = log_->commit_position(consumer, options_.stream, shard, *pos);
+    if (committed.ok()) {
+      committed_pos = pos;
+    } else {
+      spdlog::error("alerts: channel '{}': cannot commit outbox position: {}", channel.name,
+                    committed.ToString());
+    }
+  };
+  struct CommitOnExit {
+    std::function<void()> fn;
+    ~CommitOnExit() { fn(); }
+  } commit_on_exit{commit};
   while (!stopping_) {
     if (!pos) {
       auto loaded = log_->load_position(consumer, options_.stream, shard);
       auto start = loaded.ok() && *loaded ? arrow::Result<log::SequenceNumber>(**loaded)
                                           : log_->resolve(options_.stream, shard, {});
+      if (loaded.ok() && *loaded) committed_pos = **loaded;
       if (!loaded.ok() || !start.ok()) {
         spdlog::error("alerts: channel '{}': cannot find its outbox position: {}", channel.name,
                       loaded.ok() ? start.status().ToString() : loaded.status().ToString());
@@ -909,12 +927,8 @@ void AlertOutbox::run_channel(const ChannelConfig& channel, Channel* sender) {
         if (!sleep_for(std::chrono::milliseconds(static_cast<int64_t>(jitter(rng))))) return;
       }
       pos = log::SequenceNumber{record.sequence.value + 1};
-      auto committed = log_->commit_position(consumer, options_.stream, shard, *pos);
-      if (!committed.ok()) {
-        spdlog::error("alerts: channel '{}': cannot commit outbox position: {}", channel.name,
-                      committed.ToString());
-      }
     }
+    commit();
   }
 }
 
