@@ -193,14 +193,15 @@ void setup(CLI::App& root) {
   cmd->add_flag("--explain", args->explain, "Print the plan and operator chains to stderr");
   cmd->footer(
       "Examples:\n"
-      "  roadpulse query \"SELECT State, COUNT(*) AS n FROM us_accidents GROUP BY State\"\n"
-      "  roadpulse query --format csv \"SELECT Severity, AVG(duration_minutes) FROM "
-      "us_accidents GROUP BY Severity\"\n"
+      "  roadpulse query \"SELECT ID, City, Severity FROM us_accidents WHERE Severity >= 4\"\n"
+      "  roadpulse query --format csv \"SELECT ID, UPPER(City) AS city FROM us_accidents "
+      "WHERE State = 'CA'\"\n"
       "  roadpulse query --format json \"SELECT * FROM \\`curated.us_accidents\\` WHERE "
       "event_date = DATE '2016-02-08'\"\n"
       "Tables are the lake catalog's (roadpulse lake tables), by full name quoted with\n"
       "backticks or by the name after the zone. Queries run on the streaming engine as bounded\n"
-      "jobs: what it cannot plan fails with the engine's error.");
+      "jobs. GROUP BY, ORDER BY, LIMIT and joins are not supported yet: such queries fail\n"
+      "with the engine's error rather than a wrong answer.");
   cmd->callback([args] { run_command([&] { return run(*args); }); });
 }
 
