@@ -14,7 +14,8 @@ void run_command(const std::function<arrow::Status()>& body) {
   if (status.ok()) return;
   std::cerr << "error: " << status.message() << std::endl;
   // IOError "busy" is how library code says a data dir is held by another process.
-  const bool busy = status.IsIOError() && status.message().find("is in use by") != std::string::npos;
+  const bool busy =
+      status.IsIOError() && status.message().find("is in use by") != std::string::npos;
   throw CLI::RuntimeError(busy ? kExitBusy : kExitFailure);
 }
 

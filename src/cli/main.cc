@@ -27,9 +27,8 @@ int main(int argc, char** argv) {
       "  roadpulse generate --rows 1000 -o accidents.csv\n"
       "  roadpulse simulate --input accidents.csv --max --to -\n"
       "Run 'roadpulse <command> --help' for a command's options.");
-  app.parse_complete_callback([&] {
-    init_logging(log_format == "json" ? LogFormat::kJson : LogFormat::kText, log_level);
-  });
+  app.parse_complete_callback(
+      [&] { init_logging(log_format == "json" ? LogFormat::kJson : LogFormat::kText, log_level); });
 
   auto& commands = cli::registered_commands();
   std::sort(commands.begin(), commands.end(),

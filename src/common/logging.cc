@@ -10,8 +10,7 @@ namespace roadpulse {
 void init_logging(LogFormat format, std::string_view level) {
   auto logger = spdlog::stderr_color_mt("roadpulse");
   if (format == LogFormat::kJson) {
-    logger->set_pattern(
-        R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","thread":%t,"msg":"%v"})");
+    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","thread":%t,"msg":"%v"})");
   } else {
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   }

@@ -22,15 +22,16 @@ TEST(ParquetRoundTripTest, WritesAndReadsBackThroughArrowCpp) {
   }
   ASSERT_OK_AND_ASSIGN(auto id_array, ids.Finish());
   ASSERT_OK_AND_ASSIGN(auto severity_array, severities.Finish());
-  auto schema = arrow::schema({arrow::field("ID", arrow::utf8()),
-                               arrow::field("Severity", arrow::int64())});
+  auto schema =
+      arrow::schema({arrow::field("ID", arrow::utf8()), arrow::field("Severity", arrow::int64())});
   auto table = arrow::Table::Make(schema, {id_array, severity_array});
 
   const auto path = std::filesystem::temp_directory_path() /
                     ("roadpulse-roundtrip-" + std::to_string(::getpid()) + ".parquet");
   {
     ASSERT_OK_AND_ASSIGN(auto out, arrow::io::FileOutputStream::Open(path.string()));
-    auto props = parquet::WriterProperties::Builder().compression(arrow::Compression::ZSTD)->build();
+    auto props =
+        parquet::WriterProperties::Builder().compression(arrow::Compression::ZSTD)->build();
     ASSERT_OK(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out, 256, props));
     ASSERT_OK(out->Close());
   }
