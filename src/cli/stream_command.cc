@@ -1,8 +1,9 @@
 // roadpulse stream: create, list, describe, delete, reshard and tail streams of the embedded log.
 //
-// Every subcommand talks to a StreamBackend. Today that is the embedded LogStore on --data-dir
-// (which takes the data dir's lock, so it fails with exit code 3 while a server owns the dir);
-// a `--server URL` backend speaking the Kinesis API plugs in behind the same interface.
+// Every subcommand talks to a StreamBackend (stream_backend.h): the embedded LogStore on
+// --data-dir (which takes the data dir's lock, so it fails with exit code 3 while a server owns
+// the dir), or with `--server URL` a running `roadpulse serve` over its Kinesis HTTP API
+// (stream_http_backend.cc).
 
 #include <algorithm>
 #include <cstdio>
@@ -15,30 +16,12 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/stream_backend.h"
 #include "common/time.h"
 #include "log/log.h"
 
 namespace roadpulse::cli {
 namespace {
-
-/// What the stream subcommands need from wherever the streams live.
-class StreamBackend {
- public:
-  virtual ~StreamBackend() = default;
-  virtual arrow::Status create(const std::string& name, int shards) = 0;
-  virtual arrow::Status remove(const std::string& name) = 0;
-  virtual arrow::Status reshard(const std::string& name, int shards) = 0;
-  virtual arrow::Result<std::vector<std::string>> list() = 0;
-  virtual arrow::Result<log::StreamDescription> describe(const std::string& name) = 0;
-  virtual arrow::Result<log::SequenceNumber> resolve(const std::string& name, log::ShardId shard,
-                                                     const log::StartPosition& from) = 0;
-  virtual arrow::Result<log::ReadResult> read(const std::string& name, log::ShardId shard,
-                                              log::SequenceNumber from, int max_records) = 0;
-  virtual void wait(const std::string& name, log::ShardId shard, log::SequenceNumber from,
-                    int64_t timeout_ms) = 0;
-  virtual arrow::Result<std::vector<log::AppendResult>> put(
-      const std::string& name, std::span<const log::AppendRecord> records) = 0;
-};
 
 class EmbeddedBackend final : public StreamBackend {
  public:
@@ -77,9 +60,11 @@ class EmbeddedBackend final : public StreamBackend {
 
 struct CommonArgs {
   std::string data_dir = "./roadpulse-data";
+  std::string server;  // when set, the data dir is ignored
 };
 
 arrow::Result<std::unique_ptr<StreamBackend>> open_backend(const CommonArgs& args) {
+  if (!args.server.empty()) return make_http_backend(args.server);
   log::LogOptions options;
   options.data_dir = args.data_dir;
   options.retention_thread = false;  // a short-lived command must not delete anything
@@ -90,6 +75,9 @@ arrow::Result<std::unique_ptr<StreamBackend>> open_backend(const CommonArgs& arg
 void add_common(CLI::App* cmd, CommonArgs& args) {
   cmd->add_option("--data-dir", args.data_dir, "Data directory holding the streams")
       ->capture_default_str();
+  cmd->add_option("--server", args.server,
+                  "Use the Kinesis API of a running `roadpulse serve` at this URL (e.g. "
+                  "http://127.0.0.1:8080) instead of opening --data-dir");
 }
 
 // ---------------------------------------------------------------------------------------------
