@@ -17,6 +17,7 @@
 
 #include "cli/command.h"
 #include "cli/stream_backend.h"
+#include "common/json_text.h"
 #include "common/time.h"
 #include "log/log.h"
 
@@ -106,37 +107,6 @@ bool valid_utf8(std::string_view s) {
     i += len;
   }
   return true;
-}
-
-void append_json_string(std::string_view s, std::string& out) {
-  out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 std::string base64(std::string_view in) {

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/json_text.h"
 #include "common/time.h"
 #include "connect/connectors.h"
 #include "exec/text_parse.h"
@@ -66,37 +67,6 @@ arrow::Status ensure_stream(log::LogStore& log, const StreamTableOptions& o) {
   if (!st.ok() && !log.describe_stream(o.stream).ok()) return st;
   spdlog::info("created stream {} with {} shard(s)", o.stream, o.shards);
   return arrow::Status::OK();
-}
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", int(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
 }
 
 class StreamSource final : public exec::Source {
@@ -212,10 +182,17 @@ class StreamSource final : public exec::Source {
     bodies.reserve(errors.size());
     for (const auto& e : errors) {
       const auto& r = records[size_t(e.index)];
-      bodies.push_back(fmt::format(
-          R"({{"stream":"{}","shard":"{}","sequence":"{}","partition_key":"{}","reason":"{}","data":"{}"}})",
-          json_escape(table_.stream), r.shard.to_string(), r.sequence.value,
-          json_escape(r.partition_key), json_escape(e.reason), json_escape(r.data)));
+      std::string body = R"({"stream":)";
+      append_json_string(table_.stream, body);
+      body += fmt::format(R"(,"shard":"{}","sequence":"{}","partition_key":)", r.shard.to_string(),
+                          r.sequence.value);
+      append_json_string(r.partition_key, body);
+      body += R"(,"reason":)";
+      append_json_string(e.reason, body);
+      body += R"(,"data":)";
+      append_json_string(r.data, body);
+      body += '}';
+      bodies.push_back(std::move(body));
       if (warned_ < 5) {
         spdlog::warn("{}: record {} of {} rejected ({}) -> {}", name(), r.sequence.value,
                      r.shard.to_string(), e.reason, dlq);

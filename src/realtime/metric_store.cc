@@ -648,36 +648,6 @@ std::string prometheus_name(std::string_view name) {
   return out;
 }
 
-void append_json_string(std::string_view value, std::string& out) {
-  out += '"';
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 std::string query_result_json(const QueryResult& result) {
   std::string out = "{\"name\":";
   append_json_string(result.name, out);

@@ -21,6 +21,8 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "common/json_text.h"
+
 namespace roadpulse::realtime {
 
 inline constexpr std::string_view kOverflowValue = "__overflow__";
@@ -116,7 +118,4 @@ std::string prometheus_name(std::string_view name);
 
 /// JSON text of a query result (the /api/metrics/query answer).
 std::string query_result_json(const QueryResult& result);
-/// Appends `value` as a JSON string literal.
-void append_json_string(std::string_view value, std::string& out);
-
 }  // namespace roadpulse::realtime

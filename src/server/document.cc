@@ -1,4 +1,5 @@
 #include "server/document.h"
+#include "common/json_text.h"
 
 #include <cbor.h>
 #include <fmt/format.h>
@@ -147,41 +148,6 @@ arrow::Result<Document> from_simdjson(simdjson::dom::element element, int depth)
       return Document::null();
   }
   return arrow::Status::Invalid("unsupported JSON value");
-}
-
-void append_json_string(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
 }
 
 void append_json(const Document& doc, std::string& out) {
