@@ -22,14 +22,7 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-namespace {
-
-struct Civil {
-  int64_t y;
-  unsigned m, d;
-};
-
-Civil civil_from_days(int64_t z) {
+CivilDate civil_from_days(int64_t z) {
   z += 719468;
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   const unsigned doe = static_cast<unsigned>(z - era * 146097);
@@ -39,8 +32,10 @@ Civil civil_from_days(int64_t z) {
   const unsigned mp = (5 * doy + 2) / 153;
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp + (mp < 10 ? 3 : -9);
-  return {y + (m <= 2), m, d};
+  return {y + (m <= 2), static_cast<int>(m), static_cast<int>(d)};
 }
+
+namespace {
 
 void put2(std::string& out, unsigned v) {
   out.push_back(static_cast<char>('0' + v / 10));
@@ -60,7 +55,7 @@ void append_date_time(EpochMicros t, std::string& out, int64_t* micros_out) {
     sod += 86400;
     days -= 1;
   }
-  const Civil c = civil_from_days(days);
+  const CivilDate c = civil_from_days(days);
   const auto year = static_cast<unsigned>(c.y);
   put2(out, year / 100);
   put2(out, year % 100);

@@ -30,4 +30,12 @@ arrow::Result<EpochMicros> parse_timestamp(std::string_view text);
 /// Days since 1970-01-01 for a civil date (proleptic Gregorian).
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/// A proleptic Gregorian date: month 1..12, day 1..31.
+struct CivilDate {
+  int64_t y;
+  int m, d;
+};
+/// The civil date of a day number (days since 1970-01-01); inverse of days_from_civil.
+CivilDate civil_from_days(int64_t days);
+
 }  // namespace roadpulse
