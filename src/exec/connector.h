@@ -42,6 +42,9 @@ struct SinkSpec {
 struct SourceChunk {
   std::shared_ptr<arrow::RecordBatch> batch;  // null when nothing arrived within the timeout
   bool end_of_input = false;                  // a bounded source is done
+  /// The source partition (shard, file, Kafka partition) every row of `batch` came from, for
+  /// per-partition watermarks; -1 when the source does not tell (one partition).
+  int split = -1;
 };
 
 struct SourceMetrics {

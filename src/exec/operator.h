@@ -12,7 +12,9 @@
 #include <memory>
 #include <string>
 
+#include <arrow/buffer.h>
 #include <arrow/record_batch.h>
+#include <arrow/result.h>
 #include <arrow/status.h>
 
 namespace roadpulse::exec {
@@ -40,6 +42,9 @@ struct OperatorContext {
   std::string operator_name;
   int subtask = 0;
   int parallelism = 1;
+  /// The operator's state from the checkpoint the job resumes from (what its snapshot_state()
+  /// returned then); null on a fresh start or for an operator that had no state.
+  std::shared_ptr<arrow::Buffer> restored_state;
 };
 
 class Operator {
@@ -48,7 +53,7 @@ class Operator {
   /// Human-readable name for logs and metrics ("Filter(Severity > 3)").
   virtual std::string name() const = 0;
 
-  /// Called once before any batch. `restored_state` is empty on a fresh start.
+  /// Called once before any batch. `context.restored_state` is null on a fresh start.
   virtual arrow::Status open(const OperatorContext& context) { return arrow::Status::OK(); }
   virtual arrow::Status process_batch(int input, std::shared_ptr<arrow::RecordBatch> batch,
                                       Collector& out) = 0;
@@ -62,6 +67,12 @@ class Operator {
   /// the checkpoint is durable (sinks commit here).
   virtual arrow::Status prepare_snapshot_pre_barrier(int64_t checkpoint_id, Collector& out) {
     return arrow::Status::OK();
+  }
+  /// The operator's state as of the barrier, after prepare_snapshot_pre_barrier: bytes the
+  /// runtime stores in the checkpoint and hands back through OperatorContext::restored_state
+  /// (Arrow IPC or a compact format of the operator's own). Null: no state.
+  virtual arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t checkpoint_id) {
+    return std::shared_ptr<arrow::Buffer>();
   }
   virtual arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) {
     return arrow::Status::OK();
