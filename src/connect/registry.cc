@@ -1,9 +1,12 @@
 #include "connect/registry.h"
 
+#include "common/units.h"
+
 #include <cctype>
 
 #include <fmt/format.h>
 
+#include "common/units.h"
 #include "connect/connectors.h"
 
 namespace roadpulse::connect {
@@ -141,38 +144,11 @@ arrow::Status OptionReader::check_unknown() const {
 }
 
 arrow::Result<int64_t> parse_memory_size(std::string_view text) {
-  std::string t;
-  for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) t.push_back(char(std::tolower(c)));
-  }
-  size_t digits = 0;
-  while (digits < t.size() && std::isdigit(static_cast<unsigned char>(t[digits]))) ++digits;
-  if (digits == 0) return arrow::Status::Invalid("not a memory size: '", text, "'");
-  const int64_t n = std::stoll(t.substr(0, digits));
-  const std::string unit = t.substr(digits);
-  if (unit.empty() || unit == "b" || unit == "bytes") return n;
-  if (unit == "k" || unit == "kb" || unit == "kib") return n << 10;
-  if (unit == "m" || unit == "mb" || unit == "mib") return n << 20;
-  if (unit == "g" || unit == "gb" || unit == "gib") return n << 30;
-  return arrow::Status::Invalid("not a memory size: '", text, "'");
+  return roadpulse::parse_memory_size(text);
 }
 
 arrow::Result<int64_t> parse_duration_ms(std::string_view text) {
-  std::string t;
-  for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) t.push_back(char(std::tolower(c)));
-  }
-  size_t digits = 0;
-  while (digits < t.size() && std::isdigit(static_cast<unsigned char>(t[digits]))) ++digits;
-  if (digits == 0) return arrow::Status::Invalid("not a duration: '", text, "'");
-  const int64_t n = std::stoll(t.substr(0, digits));
-  const std::string unit = t.substr(digits);
-  if (unit.empty() || unit == "ms" || unit == "milli" || unit == "millis") return n;
-  if (unit == "s" || unit == "sec" || unit == "second" || unit == "seconds") return n * 1000;
-  if (unit == "min" || unit == "m" || unit == "minute" || unit == "minutes") return n * 60000;
-  if (unit == "h" || unit == "hour" || unit == "hours") return n * 3600000;
-  if (unit == "d" || unit == "day" || unit == "days") return n * 86400000;
-  return arrow::Status::Invalid("not a duration: '", text, "'");
+  return roadpulse::parse_duration_ms(text);
 }
 
 }  // namespace roadpulse::connect
