@@ -1,5 +1,6 @@
 // `roadpulse serve`: owns a data directory and serves the Kinesis-compatible API (JSON 1.1 and
-// CBOR) over the embedded log, until SIGINT/SIGTERM.
+// CBOR) over the embedded log, the real-time APIs and the SQL gateway (jobs submitted with
+// `roadpulse sql --server`), until SIGINT/SIGTERM. `roadpulse run` is the same plus a pipeline.
 
 #include <cstdlib>
 #include <iostream>
@@ -9,12 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/command.h"
-#include "log/log.h"
-#include "realtime/http_api.h"
-#include "server/http_server.h"
-#include "server/kinesis_http.h"
-#include "server/kinesis_service.h"
-#include "server/sigv4.h"
+#include "cli/server_app.h"
 
 namespace roadpulse::cli {
 
@@ -32,83 +28,31 @@ struct ServeOptions {
   int max_shards = 1024;
 };
 
-bool is_loopback(const std::string& host) {
-  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
-}
-
 arrow::Status serve(const ServeOptions& opts) {
-  std::vector<server::AccessKey> keys;
-  std::vector<std::string> key_texts = opts.access_keys;
-  if (const char* env = std::getenv("ROADPULSE_ACCESS_KEYS"); env && *env) {
-    std::string all(env);
-    for (size_t pos = 0; pos <= all.size();) {
-      size_t comma = all.find(',', pos);
-      if (comma == std::string::npos) comma = all.size();
-      if (comma > pos) key_texts.push_back(all.substr(pos, comma - pos));
-      pos = comma + 1;
-    }
-  }
-  for (const auto& text : key_texts) {
-    ARROW_ASSIGN_OR_RAISE(auto key, server::AccessKey::parse(text));
-    keys.push_back(std::move(key));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto host_port, server::parse_listen_address(opts.listen));
-  if (!is_loopback(host_port.first) && keys.empty()) {
-    spdlog::warn(
-        "serve: listening on {} beyond loopback without --access-key: anyone who can "
-        "reach it can read and write every stream",
-        opts.listen);
-  }
-
-  log::LogOptions log_options;
-  log_options.data_dir = opts.data_dir;
+  ServerAppOptions app_options;
+  app_options.data_dir = opts.data_dir;
+  app_options.listen = opts.listen;
+  app_options.access_keys = opts.access_keys;
   if (opts.durability == "fsync") {
-    log_options.durability = log::Durability::kFsync;
+    app_options.log.durability = log::Durability::kFsync;
   } else if (opts.durability == "interval") {
-    log_options.durability = log::Durability::kInterval;
+    app_options.log.durability = log::Durability::kInterval;
   } else {
-    log_options.durability = log::Durability::kNone;
+    app_options.log.durability = log::Durability::kNone;
   }
-  ARROW_ASSIGN_OR_RAISE(auto store, log::LogStore::open(log_options));
-  ARROW_ASSIGN_OR_RAISE(auto iterator_key, server::IteratorCodec::load_or_create_key(
-                                               opts.data_dir + "/server/iterator.key"));
-  server::KinesisOptions kinesis_options;
-  kinesis_options.shard_records_per_second = opts.shard_records_per_second;
-  kinesis_options.shard_bytes_per_second = opts.shard_bytes_per_second;
-  kinesis_options.max_shards_per_stream = opts.max_shards;
-  if (const char* offset = std::getenv("ROADPULSE_TEST_CLOCK_OFFSET_MS"); offset && *offset) {
-    kinesis_options.clock_offset_ms = std::strtoll(offset, nullptr, 10);
-    spdlog::warn("serve: clock shifted by {} ms for iterator expiry (test hook)",
-                 kinesis_options.clock_offset_ms);
-  }
-  server::KinesisService service(store.get(), std::move(iterator_key), kinesis_options);
-  server::KinesisHttpHandler kinesis(&service, server::SigV4Verifier(keys));
-
-  // Real-time routes (/metrics, /api/metrics/query, /api/alerts): src/realtime/http_api.h.
-  ARROW_ASSIGN_OR_RAISE(auto realtime_routes,
-                        realtime::HttpRoutes::make(opts.data_dir, store.get()));
-
-  server::HttpServerOptions http_options;
-  http_options.listen = opts.listen;
-  http_options.io_threads = opts.io_threads;
-  http_options.worker_threads = opts.worker_threads;
-  ARROW_ASSIGN_OR_RAISE(
-      auto http, server::HttpServer::make(http_options, [&](server::HttpRequest& request) {
-        if (auto reply = realtime_routes->handle(request.method, request.target)) {
-          return server::HttpResponse{
-              reply->status, reply->content_type, {}, std::move(reply->body)};
-        }
-        if (auto response = kinesis.handle(request)) return std::move(*response);
-        return server::HttpResponse{404, "text/plain; charset=utf-8", {}, "not found\n"};
-      }));
-  spdlog::info("serve: Kinesis API on http://{} (data dir {}, durability {}, {})", http->address(),
-               opts.data_dir, opts.durability,
-               keys.empty() ? "no access keys: signatures not checked"
-                            : std::to_string(keys.size()) + " access key(s): SigV4 required");
+  app_options.shard_records_per_second = opts.shard_records_per_second;
+  app_options.shard_bytes_per_second = opts.shard_bytes_per_second;
+  app_options.max_shards = opts.max_shards;
+  app_options.io_threads = opts.io_threads;
+  app_options.worker_threads = opts.worker_threads;
+  ARROW_ASSIGN_OR_RAISE(auto app, ServerApp::open(std::move(app_options)));
+  ARROW_RETURN_NOT_OK(app->start());
+  spdlog::info("serve: Kinesis API, SQL gateway and real-time APIs (durability {})",
+               opts.durability);
   // A line on stdout that scripts can wait for.
-  std::cout << "listening on http://" << http->address() << std::endl;
-  http->run_until_signal();
-  spdlog::info("serve: stopped; closing the log");
+  std::cout << "listening on http://" << app->address() << std::endl;
+  app->run_until_signal();
+  spdlog::info("serve: stopping jobs and closing the log");
   return arrow::Status::OK();
 }
 

@@ -1,0 +1,334 @@
+#include "server/sql_gateway.h"
+
+#include <chrono>
+
+#include <arrow/array.h>
+#include <arrow/type_traits.h>
+#include <fmt/format.h>
+
+#include "common/json_text.h"
+#include "exec/display.h"
+#include "server/document.h"
+
+namespace roadpulse::server {
+
+namespace {
+
+const char* statement_kind_name(sql::StatementKind kind) {
+  switch (kind) {
+    case sql::StatementKind::kCreateTable:
+      return "CREATE_TABLE";
+    case sql::StatementKind::kDropTable:
+      return "DROP_TABLE";
+    case sql::StatementKind::kCreateView:
+      return "CREATE_VIEW";
+    case sql::StatementKind::kDropView:
+      return "DROP_VIEW";
+    case sql::StatementKind::kSet:
+      return "SET";
+    case sql::StatementKind::kReset:
+      return "RESET";
+    case sql::StatementKind::kShowTables:
+      return "SHOW_TABLES";
+    case sql::StatementKind::kShowViews:
+      return "SHOW_VIEWS";
+    case sql::StatementKind::kDescribe:
+      return "DESCRIBE";
+    case sql::StatementKind::kExplain:
+      return "EXPLAIN";
+    case sql::StatementKind::kInsert:
+      return "INSERT";
+    case sql::StatementKind::kQuery:
+      return "SELECT";
+  }
+  return "?";
+}
+
+HttpResponse json_response(int status, std::string body) {
+  return HttpResponse{status, "application/json", {}, std::move(body)};
+}
+
+HttpResponse error_response(int status, std::string_view message) {
+  std::string body = "{\"error\":";
+  append_json_string(message, body);
+  body += "}";
+  return json_response(status, std::move(body));
+}
+
+bool is_number_type(const arrow::DataType& type) {
+  return arrow::is_integer(type.id()) || arrow::is_floating(type.id()) ||
+         type.id() == arrow::Type::DECIMAL128;
+}
+
+std::string strings_table_json(const sql::StatementResult& result) {
+  std::string out = "\"columns\":[";
+  for (size_t c = 0; c < result.column_names.size(); ++c) {
+    if (c) out += ",";
+    out += "{\"name\":";
+    append_json_string(result.column_names[c], out);
+    out += ",\"type\":\"STRING\"}";
+  }
+  out += "],\"rows\":[";
+  for (size_t r = 0; r < result.rows.size(); ++r) {
+    out += r ? ",[" : "[";
+    for (size_t c = 0; c < result.rows[r].size(); ++c) {
+      if (c) out += ",";
+      append_json_string(result.rows[r][c], out);
+    }
+    out += "]";
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string result_columns_json(const sql::Schema& schema) {
+  std::string out = "[";
+  for (size_t c = 0; c < schema.size(); ++c) {
+    if (c) out += ",";
+    out += "{\"name\":";
+    append_json_string(schema[c].name, out);
+    out += ",\"type\":";
+    append_json_string(schema[c].type.to_string(), out);
+    out += "}";
+  }
+  return out + "]";
+}
+
+std::string result_rows_json(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                             int64_t max_rows) {
+  std::string out = "[";
+  int64_t written = 0;
+  for (const auto& batch : batches) {
+    for (int64_t r = 0; r < batch->num_rows() && written < max_rows; ++r, ++written) {
+      out += written ? ",[" : "[";
+      for (int c = 0; c < batch->num_columns(); ++c) {
+        if (c) out += ",";
+        const arrow::Array& column = *batch->column(c);
+        if (column.IsNull(r)) {
+          out += "null";
+        } else if (column.type_id() == arrow::Type::BOOL || is_number_type(*column.type())) {
+          std::string text = exec::display_value(column, r);
+          // Java renders infinities and NaN as words, which are not JSON numbers.
+          if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
+            append_json_string(text, out);
+          } else {
+            out += text;
+          }
+        } else {
+          append_json_string(exec::display_value(column, r), out);
+        }
+      }
+      out += "]";
+    }
+  }
+  return out + "]";
+}
+
+std::string SqlGateway::job_json(const JobInfo& job) {
+  std::string out = "{\"id\":";
+  append_json_string(job.id, out);
+  out += ",\"name\":";
+  append_json_string(job.name, out);
+  out += fmt::format(",\"state\":\"{}\",\"started_ms\":{},\"ended_ms\":{}",
+                     job_state_name(job.state), job.started_ms, job.ended_ms);
+  int64_t in = 0, rejected = 0, out_rows = 0;
+  out += ",\"sources\":[";
+  for (size_t i = 0; i < job.summary.sources.size(); ++i) {
+    const auto& s = job.summary.sources[i];
+    in += s.records_read;
+    rejected += s.records_rejected;
+    out += i ? ",{\"table\":" : "{\"table\":";
+    append_json_string(s.table, out);
+    out += ",\"connector\":";
+    append_json_string(s.connector, out);
+    out += fmt::format(",\"records_read\":{},\"records_rejected\":{}}}", s.records_read,
+                       s.records_rejected);
+  }
+  out += "],\"sinks\":[";
+  for (size_t i = 0; i < job.summary.sinks.size(); ++i) {
+    const auto& s = job.summary.sinks[i];
+    out_rows += s.rows_written;
+    out += i ? ",{\"table\":" : "{\"table\":";
+    append_json_string(s.table, out);
+    out += ",\"connector\":";
+    append_json_string(s.connector, out);
+    out += fmt::format(",\"rows_written\":{}}}", s.rows_written);
+  }
+  out += fmt::format("],\"records_in\":{},\"records_rejected\":{},\"records_out\":{}", in, rejected,
+                     out_rows);
+  out += fmt::format(",\"records_per_second\":{:.1f},\"error\":", job.records_per_second);
+  if (job.error.empty()) {
+    out += "null";
+  } else {
+    append_json_string(job.error, out);
+  }
+  out += ",\"sql\":";
+  append_json_string(job.sql, out);
+  return out + "}";
+}
+
+arrow::Result<SqlGateway::SessionEntry*> SqlGateway::session(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(name);
+  if (it != sessions_.end()) return it->second.get();
+  if (sessions_.size() >= 256) {
+    return arrow::Status::CapacityError("too many SQL sessions (256); reuse one by name");
+  }
+  auto entry = std::make_unique<SessionEntry>();
+  entry->session = std::make_unique<sql::Session>();
+  if (!options_.seed_sql.empty()) {
+    auto seeded = entry->session->execute_script(options_.seed_sql);
+    if (!seeded.ok())
+      return seeded.status().WithMessage("seeding the session: ", seeded.status().message());
+  }
+  auto* raw = entry.get();
+  sessions_.emplace(name, std::move(entry));
+  return raw;
+}
+
+std::optional<HttpResponse> SqlGateway::handle(HttpRequest& request) {
+  const std::string_view path = request.path();
+  if (path == "/api/sql") {
+    if (request.method != "POST") return error_response(405, "POST a SQL script to /api/sql");
+    return execute(request);
+  }
+  if (path == "/api/jobs" && request.method == "GET") {
+    std::string body = "{\"jobs\":[";
+    bool first = true;
+    for (const auto& job : jobs_->list()) {
+      if (!first) body += ",";
+      first = false;
+      body += job_json(job);
+    }
+    return json_response(200, body + "]}");
+  }
+  constexpr std::string_view kJobPrefix = "/api/jobs/";
+  if (path.substr(0, kJobPrefix.size()) == kJobPrefix) {
+    std::string id(path.substr(kJobPrefix.size()));
+    bool cancel = request.method == "DELETE";
+    if (id.size() > 7 && id.substr(id.size() - 7) == "/cancel") {
+      if (request.method != "POST") return error_response(405, "POST to cancel a job");
+      id.resize(id.size() - 7);
+      cancel = true;
+    }
+    if (cancel) {
+      auto st = jobs_->cancel(id);
+      if (!st.ok()) return error_response(404, st.message());
+      return json_response(202, "{\"cancelling\":true}");
+    }
+    if (request.method != "GET") return error_response(405, "GET, DELETE or POST .../cancel");
+    auto job = jobs_->get(id);
+    if (!job) return error_response(404, "no job '" + id + "'");
+    return json_response(200, job_json(*job));
+  }
+  return std::nullopt;
+}
+
+HttpResponse SqlGateway::execute(HttpRequest& request) {
+  std::string script = request.body;
+  std::string session_name = "default";
+  int64_t max_rows = options_.default_max_rows;
+  int64_t timeout_ms = options_.default_stream_timeout_ms;
+  const bool json_body = request.header("content-type").find("json") != std::string_view::npos;
+  if (json_body) {
+    auto doc = decode_json(request.body);
+    if (!doc.ok()) return error_response(400, "request body: " + doc.status().message());
+    const Document* sql = doc->find("sql");
+    if (!sql || sql->kind() != Document::Kind::kString) {
+      return error_response(400, "request body needs a string member \"sql\"");
+    }
+    script = sql->as_string();
+    if (const Document* s = doc->find("session"); s && s->kind() == Document::Kind::kString) {
+      session_name = s->as_string();
+    }
+    if (const Document* m = doc->find("max_rows"); m && m->kind() == Document::Kind::kInt) {
+      max_rows = std::clamp<int64_t>(m->as_int(), 0, options_.max_rows_limit);
+    }
+    if (const Document* t = doc->find("timeout_ms"); t && t->kind() == Document::Kind::kInt) {
+      timeout_ms = std::clamp<int64_t>(t->as_int(), 0, 600'000);
+    }
+  }
+  if (auto header = request.header("x-roadpulse-session"); !header.empty()) {
+    session_name = std::string(header);
+  }
+  auto entry_or = session(session_name);
+  if (!entry_or.ok()) return error_response(500, entry_or.status().message());
+  SessionEntry& entry = **entry_or;
+  std::lock_guard lock(entry.mutex);
+
+  auto results = entry.session->execute_script(script);
+  if (!results.ok()) return error_response(400, results.status().message());
+
+  std::string body = "{\"session\":";
+  append_json_string(session_name, body);
+  body += ",\"results\":[";
+  bool first = true;
+  for (auto& result : *results) {
+    if (!first) body += ",";
+    first = false;
+    body +=
+        fmt::format("{{\"line\":{},\"kind\":\"{}\"", result.line, statement_kind_name(result.kind));
+    exec::JobOptions job_options;
+    job_options.config = options_.base_config;
+    for (const auto& [k, v] : entry.session->config()) job_options.config[k] = v;
+    if (result.kind == sql::StatementKind::kInsert) {
+      auto name_it = job_options.config.find("pipeline.name");
+      job_options.name = name_it != job_options.config.end()
+                             ? name_it->second
+                             : fmt::format("{}-insert-{}", session_name, ++entry.jobs);
+      auto id = jobs_->submit(std::move(result.plan), job_options, result.sql);
+      if (!id.ok()) {
+        // Statements before this one took effect; say which one failed.
+        return error_response(400, fmt::format("line {}: {}", result.line, id.status().message()));
+      }
+      body += ",\"job_id\":";
+      append_json_string(*id, body);
+      body += ",\"message\":\"Job submitted.\"}";
+      continue;
+    }
+    if (result.kind == sql::StatementKind::kQuery) {
+      job_options.name = fmt::format("{}-query-{}", session_name, ++entry.jobs);
+      std::mutex rows_mutex;
+      std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+      int64_t rows = 0;
+      bool truncated = false;
+      exec::Job* running = nullptr;
+      auto on_rows = [&](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Status {
+        std::lock_guard rows_lock(rows_mutex);
+        if (rows >= max_rows) {
+          truncated = true;
+          if (running) running->stop();
+          return arrow::Status::OK();
+        }
+        batches.push_back(batch);
+        rows += batch->num_rows();
+        if (rows > max_rows) truncated = true;
+        if (rows >= max_rows && running) running->stop();
+        return arrow::Status::OK();
+      };
+      auto job = exec::Job::make_query(*result.query, *factory_, job_options, on_rows);
+      if (!job.ok()) {
+        return error_response(400, fmt::format("line {}: {}", result.line, job.status().message()));
+      }
+      running = job->get();
+      const bool bounded = (*job)->bounded();
+      auto st = (*job)->run(bounded ? std::nullopt : std::optional<int64_t>(timeout_ms));
+      if (!st.ok()) {
+        return error_response(400, fmt::format("line {}: {}", result.line, st.message()));
+      }
+      body += ",\"columns\":" + result_columns_json(result.query->schema);
+      body += ",\"rows\":" + result_rows_json(batches, max_rows);
+      body += fmt::format(",\"truncated\":{},\"bounded\":{}}}", truncated ? "true" : "false",
+                          bounded ? "true" : "false");
+      continue;
+    }
+    if (!result.column_names.empty()) body += "," + strings_table_json(result);
+    body += ",\"message\":";
+    append_json_string(result.message, body);
+    body += "}";
+  }
+  return json_response(200, body + "]}");
+}
+
+}  // namespace roadpulse::server
