@@ -1,0 +1,354 @@
+#include "cli/pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/json_text.h"
+#include "realtime/alerts.h"
+#include "sql/session.h"
+
+namespace roadpulse::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kNoChannelsConfig =
+    "# Written by roadpulse run: no alert channels are configured, so alerts are recorded\n"
+    "# (GET /api/alerts, the dashboard) but sent nowhere. Configure channels and routes under\n"
+    "# [alerts] in roadpulse.toml (docs/configuration.md) or in this file's format\n"
+    "# (docs/realtime.md).\n";
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+arrow::Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return arrow::Status::IOError("cannot read pipeline '", path, "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string absolute_dir(const std::string& dir) {
+  std::error_code ec;
+  auto abs = fs::absolute(dir, ec);
+  return ec ? dir : abs.lexically_normal().string();
+}
+
+// SET keys every job of the pipeline (and of the SQL gateway) gets from roadpulse.toml.
+std::map<std::string, std::string> base_config(const RunConfig& config) {
+  std::map<std::string, std::string> out;
+  out["pipeline.name"] = config.pipeline.name;
+  out["execution.checkpointing.interval"] =
+      fmt::format("{} ms", config.pipeline.checkpoint_interval_ms);
+  if (config.streams.backend == "kafka") {
+    out["streams.backend"] = "kafka";
+    out["streams.kafka.bootstrap.servers"] = config.streams.bootstrap_servers;
+    for (const auto& [k, v] : config.streams.kafka_properties) {
+      out["streams.kafka.properties." + k] = v;
+    }
+  }
+  for (const auto& [k, v] : config.pipeline.set) out[k] = v;
+  return out;
+}
+
+// The routing config alerts use: [alerts] of roadpulse.toml when given; else an existing
+// <data-dir>/alerts.toml; else one with no channels. Returned as file text (empty: keep).
+arrow::Result<std::string> alert_routing_text(const RunConfig& config) {
+  if (!config.alerts.inline_toml.empty()) return config.alerts.inline_toml;
+  if (!config.alerts.config.empty()) {
+    std::ifstream in(config.alerts.config, std::ios::binary);
+    if (!in) {
+      return arrow::Status::IOError("alerts.config: cannot read '", config.alerts.config, "'");
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  }
+  return std::string();
+}
+
+bool is_stream_table(const sql::CatalogTable& table) {
+  auto it = table.options.find("connector");
+  return it != table.options.end() && (it->second == "kinesis" || it->second == "stream");
+}
+
+struct PlannedPipeline {
+  std::unique_ptr<sql::Session> session;
+  std::vector<sql::StatementResult> inserts;
+  std::string seed_sql;  // the DDL and SETs, for gateway sessions
+};
+
+arrow::Result<PlannedPipeline> plan_pipeline(const RunConfig& config) {
+  ARROW_ASSIGN_OR_RAISE(const std::string text, pipeline_sql(config));
+  PlannedPipeline planned;
+  planned.session = std::make_unique<sql::Session>();
+  for (const auto& [k, v] : base_config(config)) planned.session->set_config(k, v);
+  auto results = planned.session->execute_script(text);
+  if (!results.ok()) {
+    const std::string where =
+        config.pipeline.file.empty() ? std::string("the default pipeline") : config.pipeline.file;
+    return results.status().WithMessage(where, ": ", results.status().message());
+  }
+  for (auto& result : *results) {
+    switch (result.kind) {
+      case sql::StatementKind::kInsert:
+        planned.inserts.push_back(std::move(result));
+        break;
+      case sql::StatementKind::kCreateTable:
+      case sql::StatementKind::kCreateView:
+      case sql::StatementKind::kDropTable:
+      case sql::StatementKind::kDropView:
+      case sql::StatementKind::kSet:
+      case sql::StatementKind::kReset:
+        planned.seed_sql += result.sql + ";\n";
+        break;
+      case sql::StatementKind::kQuery:
+        return arrow::Status::Invalid(
+            "line ", result.line,
+            ": a pipeline runs INSERT INTO statements; a SELECT has nowhere to send its rows "
+            "(run it with roadpulse sql --server or the dashboard's console)");
+      default:
+        break;  // SHOW / DESCRIBE / EXPLAIN: harmless, ignored
+    }
+  }
+  if (planned.inserts.empty()) {
+    return arrow::Status::Invalid("the pipeline has no INSERT INTO statement: nothing to run");
+  }
+  return planned;
+}
+
+}  // namespace
+
+arrow::Result<std::string> substitute_variables(
+    std::string_view text, const std::vector<std::pair<std::string, std::string>>& variables) {
+  std::string out;
+  out.reserve(text.size());
+  int line = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') ++line;
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      const size_t end = text.find('}', i + 2);
+      if (end == std::string_view::npos) {
+        return arrow::Status::Invalid("line ", line, ": '${' without a closing '}'");
+      }
+      const std::string_view name = text.substr(i + 2, end - i - 2);
+      bool found = false;
+      for (const auto& [k, v] : variables) {
+        if (k == name) {
+          out += v;
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        std::string known;
+        for (const auto& [k, v] : variables) known += (known.empty() ? "" : ", ") + k;
+        return arrow::Status::Invalid("line ", line, ": unknown variable '${", name,
+                                      "}' (known: ", known, ")");
+      }
+      i = end;
+      continue;
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+arrow::Result<std::string> pipeline_sql(const RunConfig& config) {
+  std::string text;
+  if (config.pipeline.file.empty()) {
+    text = std::string(default_pipeline_sql());
+  } else {
+    ARROW_ASSIGN_OR_RAISE(text, read_file(config.pipeline.file));
+  }
+  return substitute_variables(
+      text, {{"data_dir", absolute_dir(config.data_dir)}, {"pipeline_name", config.pipeline.name}});
+}
+
+arrow::Status Pipeline::check(const RunConfig& config) {
+  ARROW_ASSIGN_OR_RAISE(auto planned, plan_pipeline(config));
+  ARROW_ASSIGN_OR_RAISE(const std::string routing, alert_routing_text(config));
+  if (!routing.empty()) {
+    ARROW_RETURN_NOT_OK(realtime::AlertConfig::parse(routing, "[alerts]").status());
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config) {
+  auto pipeline = std::unique_ptr<Pipeline>(new Pipeline());
+  pipeline->config_ = config;
+  pipeline->started_ms_ = wall_ms();
+  ARROW_ASSIGN_OR_RAISE(auto planned, plan_pipeline(config));
+
+  // Alert routing lives at <data-dir>/alerts.toml, where the alerts sink and the server's
+  // outbox look for it.
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) return arrow::Status::IOError("cannot create '", config.data_dir, "': ", ec.message());
+  ARROW_ASSIGN_OR_RAISE(const std::string routing, alert_routing_text(config));
+  const std::string routing_path = config.data_dir + "/alerts.toml";
+  if (!routing.empty()) {
+    ARROW_RETURN_NOT_OK(realtime::AlertConfig::parse(routing, "[alerts]").status());
+    std::ofstream(routing_path, std::ios::binary | std::ios::trunc) << routing;
+  } else if (!fs::exists(routing_path)) {
+    std::ofstream(routing_path, std::ios::binary) << kNoChannelsConfig;
+  }
+
+  ServerAppOptions options;
+  options.data_dir = config.data_dir;
+  options.listen = config.server.listen;
+  options.access_keys = config.server.access_keys;
+  options.io_threads = config.server.io_threads;
+  options.worker_threads = config.server.workers;
+  options.log.durability = config.log.durability == "fsync"      ? log::Durability::kFsync
+                           : config.log.durability == "interval" ? log::Durability::kInterval
+                                                                 : log::Durability::kNone;
+  options.log.retention_ms = config.log.retention_ms;
+  options.log.retention_bytes = config.log.retention_bytes;
+  options.gateway.seed_sql = planned.seed_sql;
+  options.gateway.base_config = base_config(config);
+  ARROW_ASSIGN_OR_RAISE(pipeline->app_, ServerApp::open(std::move(options)));
+  ServerApp& app = *pipeline->app_;
+
+  // Streams the pipeline reads or writes exist before its jobs start.
+  auto log = app.log();
+  ARROW_ASSIGN_OR_RAISE(auto existing, log->list_streams());
+  for (const auto& name : planned.session->catalog().table_names()) {
+    auto table = planned.session->catalog().table(name);
+    if (!table || !is_stream_table(*table)) continue;
+    auto stream = table->options.find("stream");
+    if (stream == table->options.end()) continue;
+    if (std::find(existing.begin(), existing.end(), stream->second) != existing.end()) continue;
+    ARROW_RETURN_NOT_OK(log->create_stream(stream->second, config.log.default_shards));
+    existing.push_back(stream->second);
+    spdlog::info("run: created stream {} ({} shards)", stream->second, config.log.default_shards);
+  }
+
+  int n = 0;
+  for (auto& insert : planned.inserts) {
+    exec::JobOptions job_options;
+    job_options.config = planned.session->config();
+    job_options.name = planned.inserts.size() == 1
+                           ? config.pipeline.name
+                           : fmt::format("{}-{}", config.pipeline.name, ++n);
+    ARROW_ASSIGN_OR_RAISE(auto id,
+                          app.jobs().submit(std::move(insert.plan), job_options, insert.sql));
+    pipeline->job_ids_.push_back(id);
+  }
+
+  Pipeline* self = pipeline.get();
+  app.set_readiness([self]() -> std::optional<std::string> {
+    for (const auto& id : self->job_ids_) {
+      auto job = self->app_->jobs().get(id);
+      if (!job) return id + " is missing";
+      if (job->state != server::JobState::kRunning) {
+        return fmt::format("job {} is {}{}", id, server::job_state_name(job->state),
+                           job->error.empty() ? "" : ": " + job->error);
+      }
+    }
+    return std::nullopt;
+  });
+  app.add_route([self](server::HttpRequest& request) -> std::optional<server::HttpResponse> {
+    if (request.path() != "/api/pipeline") return std::nullopt;
+    return server::HttpResponse{200, "application/json", {}, self->status_json()};
+  });
+  ARROW_RETURN_NOT_OK(app.start());
+  return pipeline;
+}
+
+Pipeline::~Pipeline() { stop(); }
+
+std::string Pipeline::url() const { return "http://" + app_->address(); }
+
+PipelineStats Pipeline::stats() {
+  PipelineStats stats;
+  auto log = app_->log();
+  auto streams = log->list_streams();
+  if (streams.ok()) {
+    for (const auto& name : *streams) {
+      auto d = log->describe_stream(name);
+      if (!d.ok()) continue;
+      int64_t records = 0;
+      for (const auto& s : d->shards) records += s.records;
+      if (name == "us-accidents-data-stream-1") stats.raw_records = records;
+      if (name == "us-accidents-data-stream-2") stats.processed_records = records;
+      if (name.size() > 4 && name.substr(name.size() - 4) == ".dlq") stats.dead_letters += records;
+    }
+  }
+  for (const auto& id : job_ids_) {
+    auto job = app_->jobs().get(id);
+    if (!job) continue;
+    if (job->state == server::JobState::kRunning) ++stats.jobs_running;
+    if (job->state == server::JobState::kFailed) ++stats.jobs_failed;
+  }
+  return stats;
+}
+
+std::string Pipeline::status_json() {
+  std::string out = "{\"pipeline\":";
+  append_json_string(config_.pipeline.name, out);
+  out += fmt::format(",\"started_ms\":{},\"jobs\":[", started_ms_);
+  bool first = true;
+  for (const auto& job : app_->jobs().list()) {
+    if (!first) out += ",";
+    first = false;
+    out += server::SqlGateway::job_json(job);
+  }
+  out += "],\"streams\":[";
+  std::string dead = "[";
+  auto log = app_->log();
+  auto streams = log->list_streams();
+  bool first_stream = true, first_dead = true;
+  if (streams.ok()) {
+    for (const auto& name : *streams) {
+      auto d = log->describe_stream(name);
+      if (!d.ok()) continue;
+      int64_t records = 0, bytes = 0, last_minute = 0, last_arrival = 0;
+      for (const auto& s : d->shards) {
+        records += s.records;
+        bytes += s.bytes;
+        last_minute += s.records_last_minute;
+        last_arrival = std::max(last_arrival, s.last_arrival_ms);
+      }
+      const bool is_dlq = name.size() > 4 && name.substr(name.size() - 4) == ".dlq";
+      std::string entry = "{\"name\":";
+      append_json_string(name, entry);
+      entry += fmt::format(
+          ",\"shards\":{},\"records\":{},\"bytes\":{},\"records_per_second\":{:.2f},"
+          "\"last_arrival_ms\":{}}}",
+          d->open_shard_count(), records, bytes, double(last_minute) / 60.0, last_arrival);
+      if (is_dlq) {
+        dead += (first_dead ? "" : ",") + entry;
+        first_dead = false;
+      } else if (name.rfind("__", 0) != 0) {  // internal streams (alert outbox) stay hidden
+        out += (first_stream ? "" : ",") + entry;
+        first_stream = false;
+      }
+    }
+  }
+  out += "],\"dead_letters\":" + dead + "]";
+  return out + "}";
+}
+
+void Pipeline::run_until_signal() {
+  app_->run_until_signal();
+  stop();
+}
+
+void Pipeline::stop() {
+  if (!app_) return;
+  app_->stop();
+  app_->jobs().stop_all();
+}
+
+}  // namespace roadpulse::cli

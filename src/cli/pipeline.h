@@ -1,0 +1,62 @@
+#pragma once
+// A pipeline as `roadpulse run` and `roadpulse demo` run it: roadpulse.toml + a SQL file (or the
+// built-in default, sql/pipeline.sql) started on a ServerApp. Shared by both commands.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <arrow/result.h>
+
+#include "cli/server_app.h"
+#include "common/config.h"
+
+namespace roadpulse::cli {
+
+/// sql/pipeline.sql as built into the binary.
+std::string_view default_pipeline_sql();
+
+/// Replaces `${name}` with its value; an unknown name is an error naming it and the line.
+arrow::Result<std::string> substitute_variables(
+    std::string_view text, const std::vector<std::pair<std::string, std::string>>& variables);
+
+struct PipelineStats {
+  int64_t raw_records = 0;        // records in the raw stream
+  int64_t processed_records = 0;  // records in the processed stream
+  int64_t dead_letters = 0;       // records in every *.dlq stream
+  int64_t jobs_running = 0;
+  int64_t jobs_failed = 0;
+};
+
+class Pipeline {
+ public:
+  /// Validates config + SQL (parse, bind, plan) without touching the data directory.
+  static arrow::Status check(const RunConfig& config);
+  /// Opens the data directory, starts the server and the pipeline's jobs.
+  static arrow::Result<std::unique_ptr<Pipeline>> start(const RunConfig& config);
+  ~Pipeline();
+
+  ServerApp& app() { return *app_; }
+  std::string url() const;
+  PipelineStats stats();
+  /// GET /api/pipeline's JSON.
+  std::string status_json();
+  /// Serves until SIGINT/SIGTERM or stop(); then stops the jobs (final checkpoint).
+  void run_until_signal();
+  void stop();
+
+ private:
+  Pipeline() = default;
+  RunConfig config_;
+  std::unique_ptr<ServerApp> app_;
+  std::vector<std::string> job_ids_;
+  int64_t started_ms_ = 0;
+};
+
+/// The effective pipeline SQL for `config`: its file or the default, variables substituted.
+arrow::Result<std::string> pipeline_sql(const RunConfig& config);
+
+}  // namespace roadpulse::cli
