@@ -152,6 +152,7 @@ arrow::Status ServerApp::start() {
 
 std::string ServerApp::address() const { return impl_->http ? impl_->http->address() : ""; }
 void ServerApp::run_until_signal() { impl_->http->run_until_signal(); }
+void ServerApp::run() { impl_->http->run(); }
 void ServerApp::stop() {
   if (impl_->http) impl_->http->stop();
 }

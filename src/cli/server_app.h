@@ -58,6 +58,8 @@ class ServerApp {
   std::string address() const;
   /// Serves until stop() or SIGINT/SIGTERM.
   void run_until_signal();
+  /// Serves until stop() (the caller handles signals).
+  void run();
   void stop();
 
   struct Impl;

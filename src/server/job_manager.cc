@@ -68,7 +68,7 @@ arrow::Result<std::string> JobManager::submit(std::unique_ptr<sql::StatementSetP
     std::lock_guard lock(mutex_);
     entries_.push_back(entry);
   }
-  spdlog::info("job {} ({}) started:\n{}", entry->id, entry->name, entry->job->describe());
+  spdlog::debug("job {} ({}) started:\n{}", entry->id, entry->name, entry->job->describe());
   entry->thread = std::thread([this, entry] {
     auto st = entry->job->run();
     const bool cancelled = entry->job->summary().cancelled;
