@@ -1,0 +1,148 @@
+"""`roadpulse run` end to end (issue 9): the default pipeline on a fresh data dir, fed through the
+Kinesis API by boto3 (PutRecords, PartitionKey = Severity). Every layer is checked against
+results computed here from the input: the raw stream, the processed stream (the seed's filter),
+the curated lake table (DuckDB), the metrics API, the alerts the department webhook received
+(every Severity 4 case, and the cluster rule recomputed independently)."""
+import collections
+import json
+import time
+
+import duckdb
+import pytest
+
+from conftest import free_port
+from pipeline_harness import (PROCESSED, RAW, Department, RunProcess, expected_clusters,
+                              generate_events, kinesis_client, put_events, read_stream,
+                              write_config)
+
+N = 50_000
+
+
+@pytest.fixture(scope="module")
+def events(roadpulse_bin):
+    # Two hours of event time, so 15-minute windows open and close during the run.
+    return generate_events(roadpulse_bin, N, seed=9, spread_seconds=7200)
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        ok, last = predicate()
+        if ok:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}; last: {last}")
+
+
+def test_run_pipeline_end_to_end(roadpulse_bin, events, tmp_path):
+    department = Department()
+    port = free_port()
+    data_dir = tmp_path / "data"
+    config = tmp_path / "roadpulse.toml"
+    write_config(config, data_dir, port, department.url)
+    check = RunProcess(roadpulse_bin, config, port, tmp_path / "run.log")
+    run = check
+    run.start()
+    try:
+        client = kinesis_client(run.url)
+        assert put_events(client, events) == N
+
+        severe_ids = {e["ID"] for e in events if int(e["Severity"]) > 3}
+
+        def processed_complete():
+            job = run.get_json("/api/pipeline")["jobs"][0]
+            read = sum(s["records_read"] for s in job["sources"] if s["table"] == "raw_accidents")
+            return read == N, job
+        wait_for(processed_complete, 60, "the pipeline to read every event")
+
+        # Raw stream: every acknowledged event, byte for byte as sent.
+        raw = read_stream(client, RAW)
+        assert len(raw) == N
+        sent = collections.Counter(json.dumps(e, separators=(",", ":")) for e in events)
+        assert collections.Counter(data.decode() for _, data in raw) == sent
+
+        # Processed stream: exactly the Severity > 3 events, once each, keyed by Severity.
+        def processed_ready():
+            recs = read_stream(client, PROCESSED)
+            return len(recs) >= len(severe_ids), len(recs)
+        wait_for(processed_ready, 30, "the processed stream")
+        processed = read_stream(client, PROCESSED)
+        ids = [json.loads(data)["ID"] for _, data in processed]
+        assert len(ids) == len(set(ids)), "duplicates in the processed stream"
+        assert set(ids) == severe_ids
+        assert all(key == "4" for key, _ in processed)
+        fields = set(json.loads(processed[0][1]).keys())
+        assert {"ID", "Severity", "City", "County", "Txn_Timestamp", "State", "Start_Time",
+                "Start_Lat", "Start_Lng", "Description"} == fields
+
+        # Metrics: totals per Severity and per State equal the input's.
+        for dim in ("Severity", "State"):
+            expected = collections.Counter(str(e[dim]) for e in events)
+
+            def totals_match():
+                reply = run.get_json(f"/api/metrics/query?name=accidents&group_by={dim}")
+                got = {s["labels"][dim]: s["total"] for s in reply["series"]}
+                return got == dict(expected), got
+            wait_for(totals_match, 30, f"metric totals by {dim}")
+
+        # Alerts: every Severity 4 case once (duplicates only with the same dedup key), and the
+        # cluster rule exactly as recomputed here.
+        clusters = expected_clusters(events)
+        assert clusters, "the test data should produce clusters"
+
+        def alerts_complete():
+            got = department.received()
+            severe = {a["dedup_key"] for a in got if a["rule"] == "severe_accident"}
+            cluster = {a["dedup_key"] for a in got if a["rule"] == "accident_cluster"}
+            return len(severe) >= len(severe_ids) and len(cluster) >= len(clusters), (
+                len(severe), len(cluster))
+        wait_for(alerts_complete, 60, "alerts at the department")
+        got = department.received()
+        severe = [a for a in got if a["rule"] == "severe_accident"]
+        assert {a["dedup_key"] for a in severe} == severe_ids
+        cluster_rows = {(a["row"]["State"], a["row"]["County"], a["row"]["window_end"])
+                        for a in got if a["rule"] == "accident_cluster"}
+        expected_rows = {(s, c, end.strftime("%Y-%m-%dT%H:%M")) for s, c, end in clusters}
+        assert {(s, c, w[:16]) for s, c, w in cluster_rows} == expected_rows
+    finally:
+        rc = run.stop()
+        department.close()
+    assert rc == 0, open(tmp_path / "run.log").read()[-3000:]
+
+    # The curated lake table after the final commit: every event, typed, partitioned by date.
+    lake = data_dir / "lake" / "curated" / "us_accidents"
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT count(*), count(DISTINCT ID), min(event_date) FROM read_parquet('{lake}/*/*.parquet',"
+        " hive_partitioning = true)").fetchone()
+    assert rows[0] == N and rows[1] == N
+    types = dict(con.execute(
+        f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{lake}/*/*.parquet'))"
+    ).fetchall())
+    assert types["Start_Time"].startswith("TIMESTAMP")
+    assert types["Severity"] == "BIGINT" and types["Start_Lat"] == "DOUBLE"
+    assert types["Amenity"] == "BOOLEAN" and types["duration_minutes"] == "DOUBLE"
+
+
+def test_run_check_and_config_print(roadpulse_bin, tmp_path):
+    import subprocess
+    ok = subprocess.run([roadpulse_bin, "run", "--check"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nlisten = '127.0.0.1:1'\nlistne = 'typo'\n")
+    out = subprocess.run([roadpulse_bin, "run", "--check", "--config", str(bad)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "unknown key 'server.listne'" in out.stderr
+    printed = subprocess.run([roadpulse_bin, "config", "print"], capture_output=True, text=True)
+    assert printed.returncode == 0
+    again = tmp_path / "printed.toml"
+    again.write_text(printed.stdout)
+    reparsed = subprocess.run([roadpulse_bin, "config", "print", "--config", str(again)],
+                              capture_output=True, text=True)
+    assert reparsed.returncode == 0 and reparsed.stdout == printed.stdout
+    sql = tmp_path / "p.sql"
+    sql.write_text("CREATE TABLE t (a INT) WITH ('connector' = 'datagen');\nSELECT b FROM t;\n")
+    out = subprocess.run([roadpulse_bin, "run", "--check", "--pipeline", str(sql)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "line 2" in out.stderr, out.stderr
