@@ -18,9 +18,11 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/sql_remote.h"
 #include "connect/registry.h"
 #include "exec/display.h"
 #include "exec/job.h"
+#include "server/sql_gateway.h"
 #include "sql/session.h"
 
 namespace roadpulse::cli {
@@ -38,6 +40,8 @@ struct SqlArgs {
   bool explain = false;
   std::string durability = "fsync";
   std::string format = "table";
+  std::string server;  // a running server's URL: statements go to its SQL gateway
+  std::string session = "default";
 };
 
 class Runner {
@@ -166,7 +170,8 @@ class Runner {
     }
     auto st = job->run(duration_ms());
     if (!streaming && args_.format == "tsv") {
-      // Machine-readable: one line per row, tab-separated, NULL for nulls, no header.
+      // Machine-readable: one line per row, tab-separated, NULL for nulls, no header, values
+      // rendered as Flink does (the sqllogictest runner compares these).
       for (const auto& batch : batches) {
         for (int64_t r = 0; r < batch->num_rows(); ++r) {
           std::string line;
@@ -177,6 +182,11 @@ class Runner {
           std::cout << line << "\n";
         }
       }
+    } else if (!streaming && args_.format != "table") {
+      // Machine-readable formats print the same way as results from a server.
+      ARROW_RETURN_NOT_OK(print_result_json(server::result_columns_json(result.query->schema),
+                                            server::result_rows_json(batches, INT64_MAX),
+                                            args_.format));
     } else if (!streaming) {
       std::cout << exec::format_table(schema, batches);
     }
@@ -260,6 +270,31 @@ arrow::Status shell(Runner& runner) {
   return arrow::Status::OK();
 }
 
+// --server: the same inputs (-f, -e, stdin, -D as SET statements) sent to the SQL gateway.
+arrow::Status run_remote(const SqlArgs& args) {
+  std::string script;
+  for (const auto& d : args.defines) {
+    const size_t eq = d.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return arrow::Status::Invalid("-D expects KEY=VALUE, got '", d, "'");
+    }
+    script += fmt::format("SET '{}' = '{}';\n", d.substr(0, eq), d.substr(eq + 1));
+  }
+  if (!args.file.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto text, read_text(args.file));
+    script += text;
+  } else if (!args.statements.empty()) {
+    for (const auto& s : args.statements) script += s + ";\n";
+  } else {
+    std::ostringstream buffer;
+    buffer << std::cin.rdbuf();
+    script += buffer.str();
+  }
+  const std::string format =
+      args.format == "table" && !isatty(STDOUT_FILENO) ? "table" : args.format;
+  return run_remote_sql(args.server, script, args.session, format);
+}
+
 void setup(CLI::App& root) {
   auto args = std::make_shared<SqlArgs>();
   CLI::App* cmd = root.add_subcommand(
@@ -275,8 +310,14 @@ void setup(CLI::App& root) {
                   "Stop unbounded jobs after this many seconds (default: run until Ctrl-C)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--format", args->format,
-                  "How query results print: table (default) or tsv (no header, NULL for nulls)")
-      ->check(CLI::IsMember({"table", "tsv"}))
+                  "How query results print: table (default), tsv (no header, NULL for nulls), csv "
+                  "(header) or json (one object per row)")
+      ->check(CLI::IsMember({"table", "tsv", "csv", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--server", args->server,
+                  "Send the statements to a running roadpulse serve/run (its SQL gateway): "
+                  "INSERT jobs run there, query rows come back");
+  cmd->add_option("--session", args->session, "Gateway session name (with --server)")
       ->capture_default_str();
   cmd->add_flag("--explain", args->explain, "Print each job's plan and operator chains");
   cmd->add_option("--durability", args->durability,
@@ -292,6 +333,7 @@ void setup(CLI::App& root) {
       "      'fields.id.kind'='sequence','fields.id.start'='1','fields.id.end'='5')\" \\\n"
       "      -e \"SELECT id * 2 AS twice FROM g\"\n"
       "  roadpulse sql            # interactive shell\n"
+      "  roadpulse sql --server http://127.0.0.1:8080 -e \"SELECT ...\"   # on a running server\n"
       "Bounded jobs (files, datagen with number-of-rows) run to completion and print rows read\n"
       "and written; jobs over streams run until Ctrl-C or --duration (exit code 130 on Ctrl-C).\n"
       "'scan.stream.endpos'='LATEST' makes a stream source stop at the stream's end.");
@@ -301,6 +343,7 @@ void setup(CLI::App& root) {
       if (!args->file.empty() && !args->statements.empty()) {
         return arrow::Status::Invalid("use either -f or -e, not both");
       }
+      if (!args->server.empty()) return run_remote(*args);
       std::signal(SIGINT, on_signal);
       std::signal(SIGTERM, on_signal);
       Runner runner(*args);
