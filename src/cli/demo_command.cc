@@ -38,7 +38,7 @@ void on_signal(int) { g_stop.store(true); }
 struct DemoArgs {
   int64_t rows = 20000;
   double speedup = 0;
-  double duration_s = 180;
+  double duration_s = 120;
   uint64_t seed = 42;
   std::string dir = "./roadpulse-demo";
   std::string listen = "127.0.0.1:8080";

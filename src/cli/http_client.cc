@@ -1,5 +1,7 @@
 #include "cli/http_client.h"
 
+#include <cstdlib>
+
 #include <curl/curl.h>
 
 namespace roadpulse::cli {
@@ -22,6 +24,12 @@ arrow::Result<HttpReply> http_call(std::string_view method, const std::string& u
   struct curl_slist* headers = nullptr;
   const std::string type_header = "Content-Type: " + std::string(content_type);
   headers = curl_slist_append(headers, type_header.c_str());
+  // A server with access keys wants one for SQL and job control (docs/configuration.md).
+  std::string auth_header;
+  if (const char* key = std::getenv("ROADPULSE_ACCESS_KEY"); key && *key) {
+    auth_header = std::string("Authorization: Bearer ") + key;
+    headers = curl_slist_append(headers, auth_header.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
   if (method != "GET") {

@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/pipeline.h"
+#include "common/logging.h"
 
 namespace roadpulse::cli {
 
@@ -71,6 +72,10 @@ void setup_run(CLI::App& root) {
                   << (config.pipeline.file.empty() ? "default pipeline" : config.pipeline.file)
                   << ")\n";
         return arrow::Status::OK();
+      }
+      if (config.logging.format != "text" || config.logging.level != "info") {
+        init_logging(config.logging.format == "json" ? LogFormat::kJson : LogFormat::kText,
+                     config.logging.level);
       }
       ARROW_ASSIGN_OR_RAISE(auto pipeline, Pipeline::start(config));
       std::cout << "roadpulse running: " << pipeline->url() << " (data dir " << config.data_dir

@@ -1,7 +1,9 @@
 #include "cli/server_app.h"
 
+#include <algorithm>
 #include <cstdlib>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "realtime/http_api.h"
@@ -30,6 +32,24 @@ std::vector<std::string> split_commas(const std::string& all) {
 
 }  // namespace
 
+// Prometheus text for one labelled sample.
+void sample(std::string& out, const char* name, const std::string& labels, double value) {
+  out += fmt::format("{}{{{}}} {}\n", name, labels, value);
+}
+
+std::string label(const char* key, const std::string& value) {
+  std::string escaped;
+  for (char c : value) {
+    if (c == '\\' || c == '"') escaped += '\\';
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
+    escaped += c;
+  }
+  return fmt::format("{}=\"{}\"", key, escaped);
+}
+
 struct ServerApp::Impl {
   ServerAppOptions options;
   std::shared_ptr<log::LogStore> log;
@@ -44,6 +64,73 @@ struct ServerApp::Impl {
   std::function<std::optional<std::string>()> readiness;
   std::unique_ptr<server::HttpServer> http;
   size_t key_count = 0;
+  std::vector<std::string> bearer_tokens;  // "Bearer ID:SECRET" per access key
+
+  // roadpulse's own health beside the real-time layer's: streams, dead letters, jobs.
+  std::string health_metrics() {
+    std::string out;
+    out +=
+        "# HELP roadpulse_stream_records Records retained in a stream.\n"
+        "# TYPE roadpulse_stream_records gauge\n";
+    std::string bytes =
+        "# HELP roadpulse_stream_bytes Bytes retained in a stream.\n"
+        "# TYPE roadpulse_stream_bytes gauge\n";
+    std::string rate =
+        "# HELP roadpulse_stream_ingest_records_per_second Appends over the last minute.\n"
+        "# TYPE roadpulse_stream_ingest_records_per_second gauge\n";
+    std::string dead =
+        "# HELP roadpulse_dead_letter_records Records in a dead-letter stream (<stream>.dlq).\n"
+        "# TYPE roadpulse_dead_letter_records gauge\n";
+    if (auto streams = log->list_streams(); streams.ok()) {
+      for (const auto& name : *streams) {
+        auto d = log->describe_stream(name);
+        if (!d.ok()) continue;
+        int64_t records = 0, size = 0, minute = 0;
+        for (const auto& shard : d->shards) {
+          records += shard.records;
+          size += shard.bytes;
+          minute += shard.records_last_minute;
+        }
+        const std::string l = label("stream", name);
+        sample(out, "roadpulse_stream_records", l, double(records));
+        sample(bytes, "roadpulse_stream_bytes", l, double(size));
+        sample(rate, "roadpulse_stream_ingest_records_per_second", l, double(minute) / 60.0);
+        if (name.size() > 4 && name.compare(name.size() - 4, 4, ".dlq") == 0) {
+          sample(dead, "roadpulse_dead_letter_records", l, double(records));
+        }
+      }
+    }
+    out += bytes + rate + dead;
+    std::string up =
+        "# HELP roadpulse_job_running 1 while the job runs, 0 once it ended or failed.\n"
+        "# TYPE roadpulse_job_running gauge\n";
+    std::string failed =
+        "# HELP roadpulse_job_failed 1 when the job failed.\n# TYPE roadpulse_job_failed gauge\n";
+    std::string in =
+        "# HELP roadpulse_job_records_read_total Records a job's sources read.\n"
+        "# TYPE roadpulse_job_records_read_total counter\n";
+    std::string rejected =
+        "# HELP roadpulse_job_records_rejected_total Undecodable records (dead-lettered).\n"
+        "# TYPE roadpulse_job_records_rejected_total counter\n";
+    std::string written =
+        "# HELP roadpulse_job_rows_written_total Rows a job's sinks wrote.\n"
+        "# TYPE roadpulse_job_rows_written_total counter\n";
+    for (const auto& job : jobs->list()) {
+      const std::string l = label("job", job.id) + "," + label("name", job.name);
+      sample(up, "roadpulse_job_running", l, job.state == server::JobState::kRunning ? 1 : 0);
+      sample(failed, "roadpulse_job_failed", l, job.state == server::JobState::kFailed ? 1 : 0);
+      for (const auto& s : job.summary.sources) {
+        const std::string sl = l + "," + label("table", s.table);
+        sample(in, "roadpulse_job_records_read_total", sl, double(s.records_read));
+        sample(rejected, "roadpulse_job_records_rejected_total", sl, double(s.records_rejected));
+      }
+      for (const auto& s : job.summary.sinks) {
+        sample(written, "roadpulse_job_rows_written_total", l + "," + label("table", s.table),
+               double(s.rows_written));
+      }
+    }
+    return out + up + failed + in + rejected + written;
+  }
 
   server::HttpResponse handle(server::HttpRequest& request) {
     if (request.method == "GET" && request.path() == "/readyz") {
@@ -52,7 +139,21 @@ struct ServerApp::Impl {
       return {200, "text/plain; charset=utf-8", {}, "ready\n"};
     }
     if (auto reply = realtime_routes->handle(request.method, request.target)) {
+      if (request.path() == "/metrics" && reply->status == 200) reply->body += health_metrics();
       return server::HttpResponse{reply->status, reply->content_type, {}, std::move(reply->body)};
+    }
+    // With access keys, running SQL or cancelling jobs needs one (reads stay open, as the
+    // dashboard needs them).
+    if (!bearer_tokens.empty() && request.method != "GET" &&
+        (request.path() == "/api/sql" || request.path().rfind("/api/jobs", 0) == 0)) {
+      const std::string_view auth = request.header("authorization");
+      if (std::find(bearer_tokens.begin(), bearer_tokens.end(), auth) == bearer_tokens.end()) {
+        return {401,
+                "application/json",
+                {{"WWW-Authenticate", "Bearer"}},
+                "{\"error\":\"this server requires an access key: send 'Authorization: Bearer "
+                "ID:SECRET' (roadpulse sql/jobs read ROADPULSE_ACCESS_KEY)\"}"};
+      }
     }
     if (auto response = gateway->handle(request)) return std::move(*response);
     for (auto& route : routes) {
@@ -82,6 +183,7 @@ arrow::Result<std::unique_ptr<ServerApp>> ServerApp::open(ServerAppOptions optio
     keys.push_back(std::move(key));
   }
   impl->key_count = keys.size();
+  for (const auto& text : key_texts) impl->bearer_tokens.push_back("Bearer " + text);
   ARROW_ASSIGN_OR_RAISE(auto host_port, server::parse_listen_address(options.listen));
   if (!is_loopback(host_port.first) && keys.empty()) {
     spdlog::warn(

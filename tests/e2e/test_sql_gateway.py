@@ -61,6 +61,12 @@ def test_insert_jobs_run_on_the_server_and_cancel(roadpulse_bin, server):
     with urllib.request.urlopen(f"{server}/api/jobs/{job_id}") as r:
         job = json.loads(r.read())
     assert job["records_out"] > 0 and job["state"] == "RUNNING"
+    # The server's /metrics reports the job and the stream it writes.
+    with urllib.request.urlopen(f"{server}/metrics") as r:
+        metrics = r.read().decode()
+    assert f'roadpulse_job_running{{job="{job_id}"' in metrics
+    assert f'roadpulse_job_rows_written_total{{job="{job_id}"' in metrics
+    assert 'roadpulse_stream_records{stream="gw-out"}' in metrics
     cancel = subprocess.run([roadpulse_bin, "jobs", "cancel", job_id, "--server", server],
                             capture_output=True, text=True)
     assert cancel.returncode == 0, cancel.stderr
@@ -94,3 +100,25 @@ def test_api_sql_json_errors(server):
     except urllib.error.HTTPError as e:
         assert e.code == 400
         assert "line 1:1" in json.loads(e.read())["error"]
+
+
+def test_access_keys_guard_sql(roadpulse_bin, tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([roadpulse_bin, "serve", "--data-dir", str(tmp_path / "data"),
+                             "--listen", f"127.0.0.1:{port}", "--access-key", "AK:s3cret"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().startswith("listening on")
+        url = f"http://127.0.0.1:{port}"
+        denied = sql(roadpulse_bin, url, "-e", "SHOW TABLES")
+        assert denied.returncode == 1 and "requires an access key" in denied.stderr
+        import os
+        ok = subprocess.run([roadpulse_bin, "sql", "--server", url, "-e", "SHOW TABLES"],
+                            capture_output=True, text=True,
+                            env={**os.environ, "ROADPULSE_ACCESS_KEY": "AK:s3cret"})
+        assert ok.returncode == 0, ok.stderr
+        with urllib.request.urlopen(f"{url}/api/jobs") as r:  # reads stay open
+            assert json.loads(r.read()) == {"jobs": []}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
