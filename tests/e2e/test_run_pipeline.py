@@ -146,3 +146,16 @@ def test_run_check_and_config_print(roadpulse_bin, tmp_path):
     out = subprocess.run([roadpulse_bin, "run", "--check", "--pipeline", str(sql)],
                          capture_output=True, text=True)
     assert out.returncode == 1 and "line 2" in out.stderr, out.stderr
+
+
+def test_explain_prints_plans_without_touching_data(roadpulse_bin, tmp_path):
+    import pathlib
+    import subprocess
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    out = subprocess.run([roadpulse_bin, "explain", "-f", str(repo / "sql" / "pipeline.sql")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("== statement") == 5
+    assert "WindowAggregate(window=[HOP(" in out.stdout
+    assert "filter=[(Severity > 3)]" in out.stdout
+    assert list(tmp_path.iterdir()) == []
