@@ -1,7 +1,8 @@
 #pragma once
 // Where `roadpulse stream` subcommands find their streams: the embedded LogStore on a data dir
-// (stream_command.cc), or a running `roadpulse serve` over its Kinesis HTTP API
-// (stream_http_backend.cc, selected with --server URL).
+// (stream_command.cc), a running `roadpulse serve` over its Kinesis HTTP API
+// (stream_http_backend.cc, selected with --server URL), or a Kafka cluster
+// (stream_kafka_backend.cc, selected with --kafka BOOTSTRAP).
 
 #include <cstdint>
 #include <memory>
@@ -40,5 +41,11 @@ class StreamBackend {
 /// A backend speaking the Kinesis JSON 1.1 API of `roadpulse serve` at `url`
 /// (e.g. http://127.0.0.1:8080).
 arrow::Result<std::unique_ptr<StreamBackend>> make_http_backend(const std::string& url);
+
+/// A backend on the Kafka cluster at `bootstrap` (host:port[,host:port...]): streams are topics,
+/// shards partitions, sequence numbers offsets (stream_kafka_backend.cc). `properties` are extra
+/// librdkafka settings as KEY=VALUE (security.protocol, sasl.*, ssl.*).
+arrow::Result<std::unique_ptr<StreamBackend>> make_kafka_backend(
+    const std::string& bootstrap, const std::vector<std::string>& properties);
 
 }  // namespace roadpulse::cli

@@ -3,7 +3,8 @@
 // Every subcommand talks to a StreamBackend (stream_backend.h): the embedded LogStore on
 // --data-dir (which takes the data dir's lock, so it fails with exit code 3 while a server owns
 // the dir), or with `--server URL` a running `roadpulse serve` over its Kinesis HTTP API
-// (stream_http_backend.cc).
+// (stream_http_backend.cc), or with `--kafka BOOTSTRAP` the topics of a Kafka cluster
+// (stream_kafka_backend.cc).
 
 #include <algorithm>
 #include <cstdio>
@@ -62,10 +63,13 @@ class EmbeddedBackend final : public StreamBackend {
 struct CommonArgs {
   std::string data_dir = "./roadpulse-data";
   std::string server;  // when set, the data dir is ignored
+  std::string kafka;   // Kafka bootstrap servers; when set, the data dir is ignored
+  std::vector<std::string> kafka_properties;
 };
 
 arrow::Result<std::unique_ptr<StreamBackend>> open_backend(const CommonArgs& args) {
   if (!args.server.empty()) return make_http_backend(args.server);
+  if (!args.kafka.empty()) return make_kafka_backend(args.kafka, args.kafka_properties);
   log::LogOptions options;
   options.data_dir = args.data_dir;
   options.retention_thread = false;  // a short-lived command must not delete anything
@@ -79,6 +83,13 @@ void add_common(CLI::App* cmd, CommonArgs& args) {
   cmd->add_option("--server", args.server,
                   "Use the Kinesis API of a running `roadpulse serve` at this URL (e.g. "
                   "http://127.0.0.1:8080) instead of opening --data-dir");
+  auto* kafka = cmd->add_option("--kafka", args.kafka,
+                                "Use the topics of the Kafka cluster at these bootstrap servers "
+                                "(host:port[,host:port]) instead of opening --data-dir");
+  cmd->add_option("--kafka-property", args.kafka_properties,
+                  "Extra librdkafka setting KEY=VALUE for --kafka (security.protocol, sasl.*, "
+                  "ssl.*); repeatable")
+      ->needs(kafka);
 }
 
 // ---------------------------------------------------------------------------------------------

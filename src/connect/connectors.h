@@ -14,6 +14,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include "connect/kafka_client.h"
 #include "connect/registry.h"
 #include "exec/json_format.h"
 
@@ -27,6 +28,7 @@ ConnectorEntry print_connector();
 ConnectorEntry blackhole_connector();
 ConnectorEntry metrics_connector();
 ConnectorEntry alerts_connector();
+ConnectorEntry kafka_connector();
 
 /// Reads a table's options, remembering which keys a connector understands, so unknown keys are
 /// reported as Flink does ("Unsupported options found for 'kinesis': ...").
@@ -85,5 +87,33 @@ arrow::Result<std::unique_ptr<RecordEncoder>> make_encoder(
 /// records (quoted fields may hold newlines). `lines` receives each record's first line.
 arrow::Status split_records(std::string_view format, std::string_view buffer,
                             std::vector<std::string_view>* records, std::vector<int64_t>* lines);
+
+/// The Kinesis partition key of `row` as the stream sink makes it: the `key_columns` values joined
+/// by `delimiter`, or a round-robin counter (`*round_robin`) when there are no key columns.
+void stream_partition_key(const arrow::RecordBatch& batch, int64_t row,
+                          const std::vector<int>& key_columns, const std::string& delimiter,
+                          uint64_t* round_robin, std::string* out);
+
+// --- The Kafka streams backend of `stream` / `kinesis` tables (kafka_connector.cc) -----------
+
+/// The librdkafka properties (`streams.kafka.*`, prefix removed) when the session selects
+/// 'streams.backend' = 'kafka'; nullopt for the embedded log ('embedded' or unset).
+arrow::Result<std::optional<kafka::Properties>> kafka_streams_backend(
+    const std::map<std::string, std::string>& session);
+
+/// A stream table as the Kafka backend sees it: the topic of the stream's name.
+struct KafkaStreamTable {
+  std::string stream;
+  bool create_if_missing = false;
+  int shards = 1;  // partitions of a topic created here
+};
+
+arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(
+    const std::string& connector, const KafkaStreamTable& table, const log::StartPosition& start,
+    bool bounded, std::unique_ptr<RecordDecoder> decoder, kafka::Properties properties);
+arrow::Result<std::unique_ptr<exec::Sink>> make_kafka_stream_sink(
+    const std::string& connector, const KafkaStreamTable& table, std::vector<int> key_columns,
+    std::string key_delimiter, std::unique_ptr<RecordEncoder> encoder,
+    kafka::Properties properties);
 
 }  // namespace roadpulse::connect

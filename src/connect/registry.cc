@@ -39,6 +39,7 @@ ConnectorRegistry::ConnectorRegistry(std::shared_ptr<ConnectContext> context)
   add(blackhole_connector());
   add(metrics_connector());
   add(alerts_connector());
+  add(kafka_connector());
 }
 
 void ConnectorRegistry::add(ConnectorEntry entry) {

@@ -10,6 +10,8 @@
 // or round-robin keys when the table has no partition keys.
 // `kinesis` requires the stream to exist (as AWS does); `stream` creates a missing stream with
 // 'stream.shards' shards (default 1). 'stream.create-if-missing' overrides either default.
+// With the session option 'streams.backend' = 'kafka', both read and write the Kafka topic of the
+// stream's name instead (kafka_connector.cc): shards are partitions, sequence numbers offsets.
 
 #include <chrono>
 #include <cmath>
@@ -262,27 +264,7 @@ class StreamSink final : public exec::Sink {
 
  private:
   void partition_key(const arrow::RecordBatch& batch, int64_t row, std::string* out) {
-    if (key_columns_.empty()) {
-      *out = std::to_string(round_robin_++);
-      return;
-    }
-    for (size_t k = 0; k < key_columns_.size(); ++k) {
-      if (k) out->append(key_delimiter_);
-      const auto& array = *batch.column(key_columns_[k]);
-      if (array.IsNull(row)) {
-        out->append("null");
-        continue;
-      }
-      if (array.type_id() == arrow::Type::STRING) {
-        out->append(static_cast<const arrow::StringArray&>(array).GetView(row));
-      } else if (array.type_id() == arrow::Type::INT64) {
-        out->append(std::to_string(static_cast<const arrow::Int64Array&>(array).Value(row)));
-      } else {
-        auto scalar = array.GetScalar(row);
-        out->append(scalar.ok() ? (*scalar)->ToString() : "null");
-      }
-    }
-    if (out->empty()) out->assign("-");  // Kinesis rejects empty partition keys
+    stream_partition_key(batch, row, key_columns_, key_delimiter_, &round_robin_, out);
   }
 
   std::string connector_;
@@ -349,6 +331,12 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
     reader.allow_prefix("sink.");
     ARROW_ASSIGN_OR_RAISE(auto decoder, make_decoder(reader, spec));
     ARROW_RETURN_NOT_OK(reader.check_unknown());
+    ARROW_ASSIGN_OR_RAISE(auto kafka_backend, kafka_streams_backend(spec.session));
+    if (kafka_backend) {
+      return make_kafka_stream_source(name, {table.stream, table.create_if_missing, table.shards},
+                                      start, endpos == "LATEST", std::move(decoder),
+                                      std::move(*kafka_backend));
+    }
     ARROW_ASSIGN_OR_RAISE(auto log, context.log());
     return std::make_unique<StreamSource>(name, std::move(table), start, endpos == "LATEST",
                                           std::move(decoder), std::move(log));
@@ -372,6 +360,12 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
       }
       key_columns.push_back(index);
     }
+    ARROW_ASSIGN_OR_RAISE(auto kafka_backend, kafka_streams_backend(spec.session));
+    if (kafka_backend) {
+      return make_kafka_stream_sink(name, {table.stream, table.create_if_missing, table.shards},
+                                    std::move(key_columns), delimiter, std::move(encoder),
+                                    std::move(*kafka_backend));
+    }
     ARROW_ASSIGN_OR_RAISE(auto log, context.log());
     return std::make_unique<StreamSink>(name, std::move(table), std::move(key_columns), delimiter,
                                         std::move(encoder), std::move(log));
@@ -380,6 +374,33 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
 }
 
 }  // namespace
+
+// Flink's Kinesis partitioner: the PARTITIONED BY values joined by the delimiter.
+void stream_partition_key(const arrow::RecordBatch& batch, int64_t row,
+                          const std::vector<int>& key_columns, const std::string& delimiter,
+                          uint64_t* round_robin, std::string* out) {
+  if (key_columns.empty()) {
+    *out = std::to_string((*round_robin)++);
+    return;
+  }
+  for (size_t k = 0; k < key_columns.size(); ++k) {
+    if (k) out->append(delimiter);
+    const auto& array = *batch.column(key_columns[k]);
+    if (array.IsNull(row)) {
+      out->append("null");
+      continue;
+    }
+    if (array.type_id() == arrow::Type::STRING) {
+      out->append(static_cast<const arrow::StringArray&>(array).GetView(row));
+    } else if (array.type_id() == arrow::Type::INT64) {
+      out->append(std::to_string(static_cast<const arrow::Int64Array&>(array).Value(row)));
+    } else {
+      auto scalar = array.GetScalar(row);
+      out->append(scalar.ok() ? (*scalar)->ToString() : "null");
+    }
+  }
+  if (out->empty()) out->assign("-");  // Kinesis rejects empty partition keys
+}
 
 ConnectorEntry stream_connector() { return make_entry("stream", false); }
 ConnectorEntry kinesis_connector() { return make_entry("kinesis", true); }

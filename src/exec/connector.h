@@ -29,6 +29,9 @@ struct SourceSpec {
   /// The batches' schema: the read columns' names and Arrow types.
   std::shared_ptr<arrow::Schema> read_schema;
   TableOptions options;
+  /// The job's session configuration (SET), for session-wide connector settings such as
+  /// 'streams.backend'.
+  std::map<std::string, std::string> session;
 };
 
 struct SinkSpec {
@@ -36,6 +39,8 @@ struct SinkSpec {
   /// The batches' schema: the table's physical columns.
   std::shared_ptr<arrow::Schema> schema;
   TableOptions options;
+  /// The job's session configuration (SET), as in SourceSpec.
+  std::map<std::string, std::string> session;
   bool overwrite = false;
 };
 

@@ -280,6 +280,7 @@ struct Job::Impl {
       spec.table = g->table;
       spec.read_columns = g->read_columns;
       spec.options = g->options;
+      spec.session = options.config;
       arrow::FieldVector fields;
       for (int c : g->read_columns) {
         const auto& col = g->table->columns.at(size_t(c));
@@ -369,6 +370,7 @@ arrow::Result<std::unique_ptr<Job>> Job::make(const sql::StatementSetPlan& plan,
     spec.table = root->table;
     spec.schema = root->table->physical_schema().to_arrow();
     spec.options = effective_options(*root->table, impl->options.config);
+    spec.session = impl->options.config;
     spec.overwrite = root->overwrite;
     auto sink = factory.make_sink(spec);
     if (!sink.ok()) {

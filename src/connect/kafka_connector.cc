@@ -1,0 +1,999 @@
+// `kafka`: tables on Apache Kafka topics with Flink's Kafka SQL connector options, and the Kafka
+// streams backend of `stream`/`kinesis` tables (session `streams.backend` = 'kafka').
+//
+// Source: assigns every partition of the topic(s) (no group rebalancing), starting where
+// 'scan.startup.mode' says, and emits one batch per partition (SourceChunk::split = the
+// partition's index) so watermarks can be tracked per partition. 'scan.bounded.mode' =
+// 'latest-offset' or 'timestamp' ends the read at the offsets resolved when the job starts.
+// Records the format cannot decode go to the dead-letter topic `<topic>.dlq` with the reason (as
+// the stream connector does), unless the format ignores parse errors. With 'properties.group.id'
+// the read offsets are committed to the group when a checkpoint completes (the group's offsets
+// are what 'scan.startup.mode' = 'group-offsets' starts from).
+// Sink: encodes rows with the format and produces them with an optional key ('key.fields' in
+// 'key.format' raw or json); 'sink.partitioner' picks the partition; 'sink.delivery-guarantee'
+// says what a checkpoint or the end of the job guarantees: none (nothing is awaited until close),
+// at-least-once (prepare_commit waits for every record's acknowledgement) or exactly-once (one
+// Kafka transaction per checkpoint, committed in commit(); read_committed consumers see nothing
+// of an aborted or unfinished one).
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/json_text.h"
+#include "connect/connectors.h"
+#include "connect/kafka_client.h"
+
+namespace roadpulse::connect {
+
+namespace {
+
+constexpr int kReadRecords = 4096;
+constexpr int kTransactionTimeoutMs = 60000;
+constexpr int kFlushTimeoutMs = 60000;
+
+enum class StartupMode { kEarliest, kLatest, kGroupOffsets, kTimestamp, kSpecificOffsets };
+enum class BoundedMode { kUnbounded, kLatest, kTimestamp };
+enum class Partitioner { kDefault, kFixed, kRoundRobin, kHashKey };
+enum class Guarantee { kNone, kAtLeastOnce, kExactlyOnce };
+enum class KeyMode { kNone, kRaw, kJson, kStreamKey };
+
+struct KafkaSourceOptions {
+  std::string connector;  // "kafka", or "stream"/"kinesis" on the Kafka streams backend
+  std::vector<std::string> topics;
+  std::string topic_pattern;
+  kafka::Properties properties;
+  std::string where = "properties.";  // how properties are named in error messages
+  StartupMode startup = StartupMode::kGroupOffsets;
+  int64_t startup_timestamp_ms = 0;
+  std::map<int, int64_t> specific_offsets;
+  BoundedMode bounded = BoundedMode::kUnbounded;
+  int64_t bounded_timestamp_ms = 0;
+  bool create_if_missing = false;
+  int create_partitions = 1;
+};
+
+struct KafkaSinkOptions {
+  std::string connector;
+  std::string topic;
+  kafka::Properties properties;
+  std::string where = "properties.";
+  Partitioner partitioner = Partitioner::kDefault;
+  Guarantee guarantee = Guarantee::kAtLeastOnce;
+  std::string transactional_id_prefix;
+  KeyMode key_mode = KeyMode::kNone;
+  std::vector<int> key_columns;
+  std::string key_delimiter = "|";
+  std::unique_ptr<RecordEncoder> key_encoder;  // key.format = json
+  bool create_if_missing = false;
+  int create_partitions = 1;
+};
+
+// A topic that must exist (or is created when allowed); returns its partition count.
+arrow::Result<int> ensure_topic(kafka::Admin& admin, const std::string& topic, bool create,
+                                int partitions, const std::string& connector) {
+  ARROW_ASSIGN_OR_RAISE(auto count, admin.partition_count(topic));
+  if (count) return *count;
+  if (!create) {
+    return arrow::Status::Invalid(
+        connector == "kafka" ? "Kafka topic '" : "stream '", topic,
+        "' does not exist on the Kafka cluster; create it with `roadpulse stream create --kafka "
+        "BOOTSTRAP ",
+        topic, " --shards N`");
+  }
+  ARROW_RETURN_NOT_OK(admin.create_topic(topic, partitions));
+  spdlog::info("created Kafka topic {} with {} partition(s)", topic, partitions);
+  return partitions;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source
+
+class KafkaSource final : public exec::Source {
+ public:
+  KafkaSource(KafkaSourceOptions options, std::unique_ptr<RecordDecoder> decoder)
+      : options_(std::move(options)), decoder_(std::move(decoder)) {}
+
+  ~KafkaSource() override { (void)close(); }
+
+  std::string name() const override {
+    return options_.connector + ":" +
+           (options_.topic_pattern.empty() ? fmt::format("{}", fmt::join(options_.topics, ";"))
+                                           : options_.topic_pattern);
+  }
+  bool bounded() const override { return options_.bounded != BoundedMode::kUnbounded; }
+
+  arrow::Status open(const exec::OperatorContext&) override {
+    kafka::Properties props = options_.properties;
+    props["enable.auto.commit"] = "false";
+    props["enable.auto.offset.store"] = "false";
+    props["enable.partition.eof"] = "true";
+    if (!props.count("client.id")) props["client.id"] = "roadpulse-" + name();
+    group_ = props.count("group.id") > 0;
+    // librdkafka's consumer needs a group even for manual assignment; offsets are committed to
+    // it only when the table names one.
+    if (!group_) props["group.id"] = "roadpulse-" + name();
+    ARROW_ASSIGN_OR_RAISE(rd_kafka_conf_t * conf, kafka::make_conf(props, options_.where));
+    ARROW_ASSIGN_OR_RAISE(consumer_, kafka::make_handle(RD_KAFKA_CONSUMER, conf));
+    kafka::Admin admin(consumer_.get());
+
+    std::vector<std::string> topics = options_.topics;
+    if (!options_.topic_pattern.empty()) {
+      std::regex pattern;
+      try {
+        pattern = std::regex(options_.topic_pattern);
+      } catch (const std::regex_error& e) {
+        return arrow::Status::Invalid("option 'topic-pattern': not a regular expression: ",
+                                      e.what());
+      }
+      ARROW_ASSIGN_OR_RAISE(auto all, admin.list_topics());
+      for (const auto& t : all) {
+        if (std::regex_match(t, pattern)) topics.push_back(t);
+      }
+      if (topics.empty()) {
+        return arrow::Status::Invalid("option 'topic-pattern': no Kafka topic matches '",
+                                      options_.topic_pattern, "'");
+      }
+    }
+
+    kafka::TopicPartitionList assignment(rd_kafka_topic_partition_list_new(16));
+    for (const auto& topic : topics) {
+      ARROW_ASSIGN_OR_RAISE(int partitions,
+                            ensure_topic(admin, topic, options_.create_if_missing,
+                                         options_.create_partitions, options_.connector));
+      ARROW_ASSIGN_OR_RAISE(auto starts, start_offsets(admin, topic, partitions));
+      std::vector<int64_t> ends(size_t(partitions), INT64_MAX);
+      if (options_.bounded == BoundedMode::kLatest) {
+        for (int p = 0; p < partitions; ++p) {
+          ARROW_ASSIGN_OR_RAISE(auto w, admin.watermarks(topic, p));
+          ends[size_t(p)] = w.high;
+        }
+      } else if (options_.bounded == BoundedMode::kTimestamp) {
+        ARROW_ASSIGN_OR_RAISE(
+            ends, admin.offsets_for_time(topic, partitions, options_.bounded_timestamp_ms));
+      }
+      auto& index = index_[topic];
+      for (int p = 0; p < partitions; ++p) {
+        Partition part;
+        part.topic = topic;
+        part.partition = p;
+        part.next = starts[size_t(p)];
+        part.end = ends[size_t(p)];
+        part.split = int(parts_.size());
+        // A bounded read of an empty range is done before it starts.
+        part.finished = bounded() && part.next >= 0 && part.next >= part.end;
+        index.push_back(part.split);
+        if (!part.finished) {
+          rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = part.next;
+        }
+        parts_.push_back(std::move(part));
+      }
+    }
+    const auto err = rd_kafka_assign(consumer_.get(), assignment.get());
+    if (err) return kafka::error_status(err, "assigning the partitions of " + name());
+    return arrow::Status::OK();
+  }
+
+  arrow::Result<exec::SourceChunk> next(int64_t timeout_ms) override {
+    exec::SourceChunk chunk;
+    if (ready_.empty()) ARROW_RETURN_NOT_OK(poll(timeout_ms));
+    if (!ready_.empty()) {
+      chunk = std::move(ready_.front());
+      ready_.pop_front();
+      return chunk;
+    }
+    if (bounded() && all_finished()) chunk.end_of_input = true;
+    return chunk;
+  }
+
+  arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) override {
+    if (!group_ || !consumer_) return arrow::Status::OK();
+    kafka::TopicPartitionList offsets(rd_kafka_topic_partition_list_new(int(parts_.size())));
+    for (const auto& p : parts_) {
+      if (p.next >= 0 && p.next != p.committed) {
+        rd_kafka_topic_partition_list_add(offsets.get(), p.topic.c_str(), p.partition)->offset =
+            p.next;
+      }
+    }
+    if (offsets->cnt == 0) return arrow::Status::OK();
+    const auto err = rd_kafka_commit(consumer_.get(), offsets.get(), 0);
+    if (err) {
+      return kafka::error_status(
+          err, fmt::format("{}: committing offsets of checkpoint {}", name(), checkpoint_id));
+    }
+    for (auto& p : parts_) p.committed = p.next;
+    return arrow::Status::OK();
+  }
+
+  arrow::Status close() override {
+    ready_.clear();
+    if (consumer_) {
+      rd_kafka_consumer_close(consumer_.get());
+      consumer_.reset();
+    }
+    if (dlq_) {
+      rd_kafka_flush(dlq_.get(), kFlushTimeoutMs);
+      dlq_.reset();
+    }
+    return arrow::Status::OK();
+  }
+
+  exec::SourceMetrics metrics() const override { return {read_, rejected_}; }
+
+ private:
+  struct Partition {
+    std::string topic;
+    int partition = 0;
+    int64_t next = 0;         // next offset to read (negative: a librdkafka logical offset)
+    int64_t end = INT64_MAX;  // bounded reads stop here
+    int64_t committed = -1;
+    int split = 0;
+    bool finished = false;
+    std::vector<kafka::Message> pending;
+  };
+
+  arrow::Result<std::vector<int64_t>> start_offsets(kafka::Admin& admin, const std::string& topic,
+                                                    int partitions) {
+    std::vector<int64_t> out(size_t(partitions), RD_KAFKA_OFFSET_STORED);
+    switch (options_.startup) {
+      case StartupMode::kEarliest:
+      case StartupMode::kLatest:
+        for (int p = 0; p < partitions; ++p) {
+          ARROW_ASSIGN_OR_RAISE(auto w, admin.watermarks(topic, p));
+          out[size_t(p)] = options_.startup == StartupMode::kEarliest ? w.low : w.high;
+        }
+        return out;
+      case StartupMode::kTimestamp:
+        return admin.offsets_for_time(topic, partitions, options_.startup_timestamp_ms);
+      case StartupMode::kSpecificOffsets:
+        for (const auto& [p, offset] : options_.specific_offsets) {
+          if (p >= partitions) {
+            return arrow::Status::Invalid("option 'scan.startup.specific-offsets': topic '", topic,
+                                          "' has no partition ", p);
+          }
+          out[size_t(p)] = offset;
+        }
+        [[fallthrough]];  // partitions not listed start from the group's offsets
+      case StartupMode::kGroupOffsets:
+        if (group_) {
+          kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(partitions));
+          for (int p = 0; p < partitions; ++p) {
+            rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+          }
+          const auto err =
+              rd_kafka_committed(consumer_.get(), list.get(), kafka::kRequestTimeoutMs);
+          if (err) return kafka::error_status(err, "reading the group's offsets of " + topic);
+          for (int i = 0; i < list->cnt; ++i) {
+            const auto& e = list->elems[i];
+            // No committed offset: librdkafka applies 'auto.offset.reset'.
+            if (out[size_t(e.partition)] == RD_KAFKA_OFFSET_STORED && e.offset >= 0) {
+              out[size_t(e.partition)] = e.offset;
+            }
+          }
+        }
+        for (auto& o : out) {
+          if (o == RD_KAFKA_OFFSET_STORED && !group_) o = RD_KAFKA_OFFSET_END;
+        }
+        return out;
+    }
+    return out;
+  }
+
+  bool all_finished() const {
+    for (const auto& p : parts_) {
+      if (!p.finished) return false;
+    }
+    return true;
+  }
+
+  Partition* find(const rd_kafka_message_t* m) {
+    if (m->rkt != last_rkt_) {
+      auto it = index_.find(rd_kafka_topic_name(m->rkt));
+      if (it == index_.end()) return nullptr;
+      last_rkt_ = m->rkt;
+      last_index_ = &it->second;
+    }
+    if (m->partition < 0 || size_t(m->partition) >= last_index_->size()) return nullptr;
+    return &parts_[size_t((*last_index_)[size_t(m->partition)])];
+  }
+
+  void finish(Partition& p) {
+    if (p.finished) return;
+    p.finished = true;
+    kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition);
+    rd_kafka_pause_partitions(consumer_.get(), list.get());
+  }
+
+  arrow::Status poll(int64_t timeout_ms) {
+    int got = 0;
+    while (got < kReadRecords) {
+      rd_kafka_message_t* raw = rd_kafka_consumer_poll(
+          consumer_.get(), got == 0 ? int(std::max<int64_t>(timeout_ms, 0)) : 0);
+      if (raw == nullptr) break;
+      kafka::Message m(raw);
+      Partition* p = find(raw);
+      if (raw->err) {
+        if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          if (p && bounded() && raw->offset >= p->end) finish(*p);
+          if (got == 0 && all_finished()) break;
+          continue;
+        }
+        const std::string message = rd_kafka_message_errstr(raw);
+        rd_kafka_resp_err_t fatal = RD_KAFKA_RESP_ERR_NO_ERROR;
+        char errstr[256];
+        if (raw->err == RD_KAFKA_RESP_ERR__FATAL) {
+          fatal = rd_kafka_fatal_error(consumer_.get(), errstr, sizeof(errstr));
+        }
+        if (fatal || raw->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+            raw->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+            raw->err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+          return arrow::Status::IOError(name(), ": ", message);
+        }
+        if (warned_++ < 5) spdlog::warn("{}: {} (retrying)", name(), message);
+        continue;
+      }
+      if (p == nullptr || p->finished) continue;
+      if (raw->offset >= p->end) {  // past the bound (e.g. after a transaction marker)
+        finish(*p);
+        continue;
+      }
+      p->next = raw->offset + 1;
+      p->pending.push_back(std::move(m));
+      ++got;
+      if (bounded() && p->next >= p->end) finish(*p);
+    }
+    for (auto& p : parts_) {
+      if (p.pending.empty()) continue;
+      exec::SourceChunk chunk;
+      ARROW_ASSIGN_OR_RAISE(chunk.batch, decode(p));
+      chunk.split = p.split;
+      p.pending.clear();
+      ready_.push_back(std::move(chunk));
+    }
+    return arrow::Status::OK();
+  }
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> decode(Partition& p) {
+    views_.clear();
+    for (const auto& m : p.pending) {
+      views_.emplace_back(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->decode(views_));
+    read_ += decoded.batch->num_rows();
+    rejected_ += int64_t(p.pending.size()) - decoded.batch->num_rows();
+    if (!decoded.errors.empty()) ARROW_RETURN_NOT_OK(dead_letter(p, decoded.errors));
+    return decoded.batch;
+  }
+
+  // Bad records go to `<topic>.dlq` with the reason, so the job keeps running and nothing is lost.
+  arrow::Status dead_letter(const Partition& p, const std::vector<exec::RecordError>& errors) {
+    const std::string dlq = p.topic + ".dlq";
+    if (!dlq_) {
+      kafka::Properties props = options_.properties;
+      for (const char* consumer_only :
+           {"group.id", "auto.offset.reset", "isolation.level", "enable.auto.commit"}) {
+        props.erase(consumer_only);
+      }
+      ARROW_ASSIGN_OR_RAISE(rd_kafka_conf_t * conf, kafka::make_conf(props, options_.where));
+      ARROW_ASSIGN_OR_RAISE(dlq_, kafka::make_handle(RD_KAFKA_PRODUCER, conf));
+    }
+    if (!dlq_topics_.count(dlq)) {
+      kafka::Admin admin(dlq_.get());
+      ARROW_RETURN_NOT_OK(ensure_topic(admin, dlq, true, 1, options_.connector).status());
+      dlq_topics_.insert(dlq);
+    }
+    std::string body;
+    for (const auto& e : errors) {
+      const auto& m = p.pending[size_t(e.index)];
+      const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
+      const std::string_view data(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+      body = R"({"topic":)";
+      append_json_string(p.topic, body);
+      body += fmt::format(R"(,"partition":{},"offset":{},"key":)", p.partition, m->offset);
+      append_json_string(key, body);
+      body += R"(,"reason":)";
+      append_json_string(e.reason, body);
+      body += R"(,"data":)";
+      append_json_string(data, body);
+      body += '}';
+      if (warned_ < 5) {
+        spdlog::warn("{}: record {} of partition {} rejected ({}) -> {}", name(), m->offset,
+                     p.partition, e.reason, dlq);
+        ++warned_;
+      }
+      while (true) {
+        const auto err = rd_kafka_producev(
+            dlq_.get(), RD_KAFKA_V_TOPIC(dlq.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+            RD_KAFKA_V_VALUE(body.data(), body.size()), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          rd_kafka_poll(dlq_.get(), 50);
+          continue;
+        }
+        if (err) return kafka::error_status(err, "producing to the dead-letter topic " + dlq);
+        break;
+      }
+    }
+    rd_kafka_poll(dlq_.get(), 0);
+    return arrow::Status::OK();
+  }
+
+  KafkaSourceOptions options_;
+  std::unique_ptr<RecordDecoder> decoder_;
+  kafka::Handle consumer_;
+  kafka::Handle dlq_;
+  std::set<std::string> dlq_topics_;
+  bool group_ = false;
+  std::vector<Partition> parts_;
+  std::unordered_map<std::string, std::vector<int>> index_;  // topic -> partition -> parts_ index
+  const rd_kafka_topic_t* last_rkt_ = nullptr;
+  const std::vector<int>* last_index_ = nullptr;
+  std::deque<exec::SourceChunk> ready_;
+  std::vector<std::string_view> views_;
+  int64_t read_ = 0;
+  int64_t rejected_ = 0;
+  int warned_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Sink
+
+class KafkaSink final : public exec::Sink {
+ public:
+  KafkaSink(KafkaSinkOptions options, std::unique_ptr<RecordEncoder> encoder)
+      : options_(std::move(options)), encoder_(std::move(encoder)) {}
+
+  ~KafkaSink() override {
+    if (producer_) (void)close(false);
+  }
+
+  std::string name() const override { return options_.connector + ":" + options_.topic; }
+
+  arrow::Status open(const exec::OperatorContext& context) override {
+    kafka::Properties props = options_.properties;
+    if (!props.count("client.id")) props["client.id"] = "roadpulse-" + name();
+    // Java's default partitioner (murmur2 of the key), so keys land where Java producers put them.
+    if (options_.partitioner == Partitioner::kDefault && !props.count("partitioner")) {
+      props["partitioner"] = "murmur2_random";
+    }
+    if (options_.guarantee != Guarantee::kNone && !props.count("enable.idempotence")) {
+      props["enable.idempotence"] = "true";
+    }
+    if (options_.guarantee == Guarantee::kExactlyOnce) {
+      // One transactional id per sink subtask: a restarted job fences its predecessor and aborts
+      // the transaction it left open.
+      props["transactional.id"] =
+          fmt::format("{}-{}", options_.transactional_id_prefix, context.subtask);
+      if (!props.count("transaction.timeout.ms")) {
+        props["transaction.timeout.ms"] = std::to_string(kTransactionTimeoutMs);
+      }
+    }
+    if (!props.count("linger.ms")) props["linger.ms"] = "5";
+    ARROW_ASSIGN_OR_RAISE(rd_kafka_conf_t * conf, kafka::make_conf(props, options_.where));
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
+    ARROW_ASSIGN_OR_RAISE(producer_, kafka::make_handle(RD_KAFKA_PRODUCER, conf));
+
+    kafka::Admin admin(producer_.get());
+    const bool needs_count = options_.partitioner != Partitioner::kDefault;
+    auto count = admin.partition_count(options_.topic);
+    ARROW_RETURN_NOT_OK(count.status());
+    if (count->has_value()) {
+      partitions_ = **count;
+    } else if (needs_count || options_.create_if_missing) {
+      ARROW_ASSIGN_OR_RAISE(partitions_,
+                            ensure_topic(admin, options_.topic, options_.create_if_missing,
+                                         options_.create_partitions, options_.connector));
+    }
+    topic_ = rd_kafka_topic_new(producer_.get(), options_.topic.c_str(), nullptr);
+    fixed_partition_ = partitions_ > 0 ? context.subtask % partitions_ : 0;
+
+    if (options_.guarantee == Guarantee::kExactlyOnce) {
+      ARROW_RETURN_NOT_OK(check(rd_kafka_init_transactions(producer_.get(), kTransactionTimeoutMs),
+                                "initializing transactions"));
+      ARROW_RETURN_NOT_OK(begin());
+    }
+    return arrow::Status::OK();
+  }
+
+  arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    ARROW_RETURN_NOT_OK(delivery_status());
+    const int64_t rows = batch->num_rows();
+    std::shared_ptr<arrow::RecordBatch> key_batch;
+    if (options_.key_mode == KeyMode::kJson) {
+      ARROW_ASSIGN_OR_RAISE(key_batch, batch->SelectColumns(options_.key_columns));
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      value_.clear();
+      encoder_->encode_row(*batch, r, &value_);
+      key_.clear();
+      switch (options_.key_mode) {
+        case KeyMode::kNone:
+          break;
+        case KeyMode::kRaw:
+        case KeyMode::kStreamKey:
+          stream_partition_key(*batch, r, options_.key_columns, options_.key_delimiter,
+                               &round_robin_, &key_);
+          break;
+        case KeyMode::kJson:
+          options_.key_encoder->encode_row(*key_batch, r, &key_);
+          break;
+      }
+      int32_t partition = RD_KAFKA_PARTITION_UA;
+      switch (options_.partitioner) {
+        case Partitioner::kDefault:
+          break;
+        case Partitioner::kFixed:
+          partition = fixed_partition_;
+          break;
+        case Partitioner::kRoundRobin:
+          partition = int32_t(next_partition_++ % uint64_t(partitions_));
+          break;
+        case Partitioner::kHashKey:
+          partition = kafka::hash_key_partition(key_, partitions_);
+          break;
+      }
+      const bool keyed = options_.key_mode != KeyMode::kNone;
+      while (rd_kafka_produce(topic_, partition, RD_KAFKA_MSG_F_COPY, value_.data(), value_.size(),
+                              keyed ? key_.data() : nullptr, keyed ? key_.size() : 0,
+                              nullptr) != 0) {
+        const auto err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          return kafka::error_status(err, "producing to Kafka topic '" + options_.topic + "'");
+        }
+        rd_kafka_poll(producer_.get(), 10);  // wait for deliveries to make room
+        ARROW_RETURN_NOT_OK(delivery_status());
+      }
+    }
+    rd_kafka_poll(producer_.get(), 0);
+    written_ += rows;
+    return delivery_status();
+  }
+
+  arrow::Status prepare_commit(int64_t checkpoint_id) override {
+    if (options_.guarantee == Guarantee::kNone) return arrow::Status::OK();
+    if (options_.guarantee == Guarantee::kExactlyOnce) {
+      // Flushes and fails on any undelivered record; commit() then finishes the transaction.
+      return check(rd_kafka_flush(producer_.get(), kFlushTimeoutMs) == 0
+                       ? nullptr
+                       : rd_kafka_error_new(RD_KAFKA_RESP_ERR__TIMED_OUT, "flush timed out"),
+                   "flushing before checkpoint " + std::to_string(checkpoint_id));
+    }
+    return flush();
+  }
+
+  arrow::Status commit(int64_t checkpoint_id) override {
+    if (options_.guarantee != Guarantee::kExactlyOnce) return arrow::Status::OK();
+    ARROW_RETURN_NOT_OK(delivery_status());
+    ARROW_RETURN_NOT_OK(
+        check(rd_kafka_commit_transaction(producer_.get(), kTransactionTimeoutMs),
+              "committing the transaction of checkpoint " + std::to_string(checkpoint_id)));
+    in_transaction_ = false;
+    return begin();
+  }
+
+  arrow::Status close(bool end_of_data) override {
+    if (!producer_) return arrow::Status::OK();
+    arrow::Status st;
+    if (options_.guarantee == Guarantee::kExactlyOnce) {
+      if (in_transaction_) {
+        if (end_of_data) {
+          st = delivery_status();
+          if (st.ok()) {
+            st = check(rd_kafka_commit_transaction(producer_.get(), kTransactionTimeoutMs),
+                       "committing the final transaction");
+          }
+        }
+        if (!end_of_data || !st.ok()) {
+          (void)check(rd_kafka_abort_transaction(producer_.get(), kTransactionTimeoutMs),
+                      "aborting the open transaction");
+        }
+        in_transaction_ = false;
+      }
+    } else {
+      st = flush();
+    }
+    if (topic_) rd_kafka_topic_destroy(topic_);
+    topic_ = nullptr;
+    producer_.reset();
+    return st;
+  }
+
+  int64_t rows_written() const override { return written_; }
+
+ private:
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    auto* self = static_cast<KafkaSink*>(opaque);
+    std::lock_guard lock(self->mutex_);
+    if (self->delivery_error_.empty()) self->delivery_error_ = rd_kafka_err2str(m->err);
+  }
+
+  arrow::Status delivery_status() {
+    std::lock_guard lock(mutex_);
+    if (delivery_error_.empty()) return arrow::Status::OK();
+    return arrow::Status::IOError("delivering to Kafka topic '", options_.topic,
+                                  "' failed: ", delivery_error_);
+  }
+
+  arrow::Status flush() {
+    const auto err = rd_kafka_flush(producer_.get(), kFlushTimeoutMs);
+    if (err) {
+      return kafka::error_status(err, "waiting for Kafka to acknowledge " +
+                                          std::to_string(rd_kafka_outq_len(producer_.get())) +
+                                          " record(s) of topic '" + options_.topic + "'");
+    }
+    return delivery_status();
+  }
+
+  arrow::Status begin() {
+    ARROW_RETURN_NOT_OK(
+        check(rd_kafka_begin_transaction(producer_.get()), "beginning a transaction"));
+    in_transaction_ = true;
+    return arrow::Status::OK();
+  }
+
+  // Turns a transactional API error into a Status; aborts the transaction when Kafka requires it.
+  arrow::Status check(rd_kafka_error_t* error, const std::string& what) {
+    if (error == nullptr) return arrow::Status::OK();
+    std::string message = rd_kafka_error_string(error);
+    const bool abort = rd_kafka_error_txn_requires_abort(error);
+    rd_kafka_error_destroy(error);
+    if (abort && in_transaction_) {
+      if (auto* e = rd_kafka_abort_transaction(producer_.get(), kTransactionTimeoutMs)) {
+        rd_kafka_error_destroy(e);
+      }
+      in_transaction_ = false;
+      message += " (transaction aborted)";
+    }
+    return arrow::Status::IOError(name(), ": ", what, ": ", message);
+  }
+
+  KafkaSinkOptions options_;
+  std::unique_ptr<RecordEncoder> encoder_;
+  kafka::Handle producer_;
+  rd_kafka_topic_t* topic_ = nullptr;
+  int partitions_ = 0;
+  int32_t fixed_partition_ = 0;
+  uint64_t next_partition_ = 0;
+  uint64_t round_robin_ = 0;
+  bool in_transaction_ = false;
+  std::string value_;
+  std::string key_;
+  std::mutex mutex_;
+  std::string delivery_error_;
+  int64_t written_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+arrow::Result<int64_t> parse_millis_option(OptionReader& reader, const std::string& key) {
+  auto value = reader.get(key);
+  if (!value) return arrow::Status::Invalid("option '", key, "' is required by this mode");
+  ARROW_ASSIGN_OR_RAISE(int64_t v, reader.get_int(key, 0));
+  if (v < 0) return arrow::Status::Invalid("option '", key, "' must be >= 0, got ", v);
+  return v;
+}
+
+// 'partition:0,offset:42;partition:1,offset:300' (Flink's form).
+arrow::Result<std::map<int, int64_t>> parse_specific_offsets(const std::string& text) {
+  std::map<int, int64_t> out;
+  std::vector<std::string> entries;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(';', start), text.size());
+    if (end > start) entries.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  const std::regex entry(R"(\s*partition\s*:\s*(\d+)\s*,\s*offset\s*:\s*(\d+)\s*)");
+  for (const auto& e : entries) {
+    std::smatch m;
+    if (!std::regex_match(e, m, entry)) {
+      return arrow::Status::Invalid(
+          "option 'scan.startup.specific-offsets': expected 'partition:N,offset:M' entries "
+          "separated by ';', got '",
+          e, "'");
+    }
+    out[std::stoi(m[1])] = std::stoll(m[2]);
+  }
+  if (out.empty()) {
+    return arrow::Status::Invalid("option 'scan.startup.specific-offsets' lists no partition");
+  }
+  return out;
+}
+
+// Flink's 'value.format' / 'value.json.*' spelled as 'format' / 'json.*' for the shared formats.
+exec::TableOptions value_format_options(const exec::TableOptions& options) {
+  exec::TableOptions out = options;
+  auto vf = options.find("value.format");
+  if (vf == options.end()) return out;
+  out["format"] = vf->second;
+  out.erase("value.format");
+  const std::string prefix = "value." + vf->second + ".";
+  for (const auto& [key, value] : options) {
+    if (key.rfind(prefix, 0) == 0) {
+      out[vf->second + "." + key.substr(prefix.size())] = value;
+      out.erase(key);
+    }
+  }
+  return out;
+}
+
+void read_common(OptionReader& reader) {
+  reader.allow_prefix("properties.");
+  reader.get("sink.parallelism");
+  reader.get("scan.parallelism");
+}
+
+arrow::Result<KafkaSourceOptions> kafka_source_options(OptionReader& reader) {
+  KafkaSourceOptions o;
+  o.connector = "kafka";
+  auto topic = reader.get("topic");
+  auto pattern = reader.get("topic-pattern");
+  if (topic && pattern) {
+    return arrow::Status::Invalid("options 'topic' and 'topic-pattern' cannot both be set");
+  }
+  if (!topic && !pattern) {
+    return arrow::Status::Invalid(
+        "connector 'kafka' requires the option 'topic' (or "
+        "'topic-pattern' for a source)");
+  }
+  if (topic) {
+    size_t start = 0;
+    while (start <= topic->size()) {  // Flink: several topics separated by ';'
+      const size_t end = std::min(topic->find(';', start), topic->size());
+      if (end > start) o.topics.push_back(topic->substr(start, end - start));
+      start = end + 1;
+    }
+    if (o.topics.empty()) return arrow::Status::Invalid("option 'topic' is empty");
+  } else {
+    o.topic_pattern = *pattern;
+  }
+  o.properties = kafka::properties_with_prefix(reader.all(), "properties.");
+  if (!o.properties.count("bootstrap.servers")) {
+    return arrow::Status::Invalid(
+        "connector 'kafka' requires the option 'properties.bootstrap.servers'");
+  }
+  const std::string mode = reader.get_or("scan.startup.mode", "group-offsets");
+  if (mode == "earliest-offset") {
+    o.startup = StartupMode::kEarliest;
+  } else if (mode == "latest-offset") {
+    o.startup = StartupMode::kLatest;
+  } else if (mode == "group-offsets") {
+    o.startup = StartupMode::kGroupOffsets;
+  } else if (mode == "timestamp") {
+    o.startup = StartupMode::kTimestamp;
+    ARROW_ASSIGN_OR_RAISE(o.startup_timestamp_ms,
+                          parse_millis_option(reader, "scan.startup.timestamp-millis"));
+  } else if (mode == "specific-offsets") {
+    o.startup = StartupMode::kSpecificOffsets;
+    ARROW_ASSIGN_OR_RAISE(auto text, reader.require("scan.startup.specific-offsets"));
+    ARROW_ASSIGN_OR_RAISE(o.specific_offsets, parse_specific_offsets(text));
+  } else {
+    return arrow::Status::Invalid(
+        "option 'scan.startup.mode' must be earliest-offset, latest-offset, group-offsets, "
+        "timestamp or specific-offsets, got '",
+        mode, "'");
+  }
+  if (o.startup == StartupMode::kGroupOffsets && !o.properties.count("group.id") &&
+      reader.get("scan.startup.mode")) {
+    return arrow::Status::Invalid(
+        "option 'scan.startup.mode' = 'group-offsets' needs 'properties.group.id'");
+  }
+  const std::string bounded = reader.get_or("scan.bounded.mode", "unbounded");
+  if (bounded == "unbounded") {
+    o.bounded = BoundedMode::kUnbounded;
+  } else if (bounded == "latest-offset") {
+    o.bounded = BoundedMode::kLatest;
+  } else if (bounded == "timestamp") {
+    o.bounded = BoundedMode::kTimestamp;
+    ARROW_ASSIGN_OR_RAISE(o.bounded_timestamp_ms,
+                          parse_millis_option(reader, "scan.bounded.timestamp-millis"));
+  } else {
+    return arrow::Status::Invalid(
+        "option 'scan.bounded.mode' must be unbounded, latest-offset or timestamp, got '", bounded,
+        "'");
+  }
+  reader.get("scan.topic-partition-discovery.interval");
+  return o;
+}
+
+arrow::Result<Guarantee> parse_guarantee(OptionReader& reader) {
+  const std::string g = reader.get_or("sink.delivery-guarantee", "at-least-once");
+  if (g == "none") return Guarantee::kNone;
+  if (g == "at-least-once") return Guarantee::kAtLeastOnce;
+  if (g == "exactly-once") return Guarantee::kExactlyOnce;
+  return arrow::Status::Invalid(
+      "option 'sink.delivery-guarantee' must be none, at-least-once or exactly-once, got '", g,
+      "'");
+}
+
+ConnectorEntry make_kafka_entry() {
+  ConnectorEntry entry;
+  entry.name = "kafka";
+  entry.make_source = [](const exec::SourceSpec& spec,
+                         ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Source>> {
+    const exec::TableOptions options = value_format_options(spec.options);
+    OptionReader reader("kafka", options);
+    read_common(reader);
+    ARROW_ASSIGN_OR_RAISE(auto o, kafka_source_options(reader));
+    // Sink and key options may sit on a table that is also written.
+    reader.allow_prefix("sink.");
+    reader.allow_prefix("key.");
+    reader.get("value.fields-include");
+    ARROW_ASSIGN_OR_RAISE(auto decoder, make_decoder(reader, spec));
+    ARROW_RETURN_NOT_OK(reader.check_unknown());
+    return std::make_unique<KafkaSource>(std::move(o), std::move(decoder));
+  };
+  entry.make_sink = [](const exec::SinkSpec& spec,
+                       ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Sink>> {
+    const exec::TableOptions options = value_format_options(spec.options);
+    OptionReader reader("kafka", options);
+    read_common(reader);
+    KafkaSinkOptions o;
+    o.connector = "kafka";
+    ARROW_ASSIGN_OR_RAISE(o.topic, reader.require("topic"));
+    if (o.topic.find(';') != std::string::npos) {
+      return arrow::Status::Invalid("option 'topic': a sink writes one topic, got '", o.topic, "'");
+    }
+    o.properties = kafka::properties_with_prefix(options, "properties.");
+    if (!o.properties.count("bootstrap.servers")) {
+      return arrow::Status::Invalid(
+          "connector 'kafka' requires the option 'properties.bootstrap.servers'");
+    }
+    const std::string partitioner = reader.get_or("sink.partitioner", "default");
+    if (partitioner == "default") {
+      o.partitioner = Partitioner::kDefault;
+    } else if (partitioner == "fixed") {
+      o.partitioner = Partitioner::kFixed;
+    } else if (partitioner == "round-robin") {
+      o.partitioner = Partitioner::kRoundRobin;
+    } else {
+      return arrow::Status::Invalid(
+          "option 'sink.partitioner' must be default, fixed or round-robin, got '", partitioner,
+          "'");
+    }
+    ARROW_ASSIGN_OR_RAISE(o.guarantee, parse_guarantee(reader));
+    o.transactional_id_prefix = reader.get_or("sink.transactional-id-prefix", "");
+    if (o.guarantee == Guarantee::kExactlyOnce && o.transactional_id_prefix.empty()) {
+      return arrow::Status::Invalid(
+          "option 'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'");
+    }
+    // The key: 'key.fields' (';'-separated) in 'key.format' raw or json.
+    if (auto fields = reader.get("key.fields")) {
+      size_t start = 0;
+      while (start <= fields->size()) {
+        const size_t end = std::min(fields->find(';', start), fields->size());
+        if (end > start) {
+          const std::string field = fields->substr(start, end - start);
+          const int index = spec.schema->GetFieldIndex(field);
+          if (index < 0) {
+            return arrow::Status::Invalid("option 'key.fields': '", field, "' is not a column of ",
+                                          spec.table->name);
+          }
+          o.key_columns.push_back(index);
+        }
+        start = end + 1;
+      }
+      ARROW_ASSIGN_OR_RAISE(std::string key_format, reader.require("key.format"));
+      if (key_format == "raw") {
+        if (o.key_columns.size() != 1) {
+          return arrow::Status::Invalid("option 'key.format' = 'raw' takes exactly one key field");
+        }
+        o.key_mode = KeyMode::kRaw;
+      } else if (key_format == "json") {
+        o.key_mode = KeyMode::kJson;
+        exec::TableOptions key_options{{"connector", "kafka"}, {"format", "json"}};
+        for (const auto& [key, value] : options) {
+          if (key.rfind("key.json.", 0) == 0) key_options[key.substr(4)] = value;
+        }
+        reader.allow_prefix("key.json.");
+        OptionReader key_reader("kafka", key_options);
+        arrow::FieldVector key_fields;
+        for (int c : o.key_columns) key_fields.push_back(spec.schema->field(c));
+        ARROW_ASSIGN_OR_RAISE(o.key_encoder, make_encoder(key_reader, arrow::schema(key_fields)));
+      } else {
+        return arrow::Status::Invalid("option 'key.format' must be raw or json, got '", key_format,
+                                      "'");
+      }
+    } else if (reader.get("key.format")) {
+      return arrow::Status::Invalid("option 'key.format' needs 'key.fields'");
+    }
+    const std::string include = reader.get_or("value.fields-include", "ALL");
+    if (include != "ALL") {
+      return arrow::Status::NotImplemented("option 'value.fields-include' = '", include,
+                                           "' (supported: ALL)");
+    }
+    reader.allow_prefix("scan.");
+    reader.get("topic-pattern");
+    ARROW_ASSIGN_OR_RAISE(auto encoder, make_encoder(reader, spec.schema));
+    ARROW_RETURN_NOT_OK(reader.check_unknown());
+    return std::make_unique<KafkaSink>(std::move(o), std::move(encoder));
+  };
+  return entry;
+}
+
+}  // namespace
+
+ConnectorEntry kafka_connector() { return make_kafka_entry(); }
+
+// ---------------------------------------------------------------------------------------------
+// The Kafka streams backend of `stream` / `kinesis` tables
+
+arrow::Result<std::optional<kafka::Properties>> kafka_streams_backend(
+    const std::map<std::string, std::string>& session) {
+  auto backend = session.find("streams.backend");
+  if (backend == session.end() || backend->second == "embedded") return std::nullopt;
+  if (backend->second != "kafka") {
+    return arrow::Status::Invalid(
+        "session option 'streams.backend' must be embedded or kafka, "
+        "got '",
+        backend->second, "'");
+  }
+  kafka::Properties props = kafka::properties_with_prefix(session, "streams.kafka.");
+  if (!props.count("bootstrap.servers")) {
+    return arrow::Status::Invalid(
+        "session option 'streams.backend' = 'kafka' needs 'streams.kafka.bootstrap.servers'");
+  }
+  return props;
+}
+
+arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(
+    const std::string& connector, const KafkaStreamTable& table, const log::StartPosition& start,
+    bool bounded, std::unique_ptr<RecordDecoder> decoder, kafka::Properties properties) {
+  KafkaSourceOptions o;
+  o.connector = connector;
+  o.topics = {table.stream};
+  o.properties = std::move(properties);
+  o.where = "streams.kafka.";
+  switch (start.kind) {
+    case log::StartKind::kTrimHorizon:
+      o.startup = StartupMode::kEarliest;
+      break;
+    case log::StartKind::kLatest:
+      o.startup = StartupMode::kLatest;
+      break;
+    case log::StartKind::kAtTimestamp:
+      o.startup = StartupMode::kTimestamp;
+      o.startup_timestamp_ms = start.timestamp_ms;
+      break;
+    default:
+      return arrow::Status::Invalid("start position not supported on the Kafka streams backend");
+  }
+  o.bounded = bounded ? BoundedMode::kLatest : BoundedMode::kUnbounded;
+  o.create_if_missing = table.create_if_missing;
+  o.create_partitions = table.shards;
+  return std::make_unique<KafkaSource>(std::move(o), std::move(decoder));
+}
+
+arrow::Result<std::unique_ptr<exec::Sink>> make_kafka_stream_sink(
+    const std::string& connector, const KafkaStreamTable& table, std::vector<int> key_columns,
+    std::string key_delimiter, std::unique_ptr<RecordEncoder> encoder,
+    kafka::Properties properties) {
+  KafkaSinkOptions o;
+  o.connector = connector;
+  o.topic = table.stream;
+  o.properties = std::move(properties);
+  o.where = "streams.kafka.";
+  // Records are keyed and routed as on the embedded log: the Kinesis partition key as the
+  // message key, the partition = the shard index its MD5 hash key falls in.
+  o.partitioner = Partitioner::kHashKey;
+  o.guarantee = Guarantee::kAtLeastOnce;
+  o.key_mode = KeyMode::kStreamKey;
+  o.key_columns = std::move(key_columns);
+  o.key_delimiter = std::move(key_delimiter);
+  o.create_if_missing = table.create_if_missing;
+  o.create_partitions = table.shards;
+  return std::make_unique<KafkaSink>(std::move(o), std::move(encoder));
+}
+
+}  // namespace roadpulse::connect
