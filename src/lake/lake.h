@@ -13,6 +13,7 @@
 // never a torn one; small human-readable files need no database and survive any crash.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,10 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 #include <arrow/type.h>
+
+namespace parquet {
+class FileMetaData;
+}
 
 namespace roadpulse::lake {
 
@@ -97,15 +102,21 @@ class ParquetFileWriter {
   int64_t rows_ = 0;
 };
 
+/// Chooses the row groups of a file to read (pruning.h: row_groups_may_match), given the file's
+/// path, footer and Arrow schema.
+using RowGroupSelector = std::function<std::vector<int>(
+    const std::string& path, const parquet::FileMetaData& metadata, const arrow::Schema& schema)>;
+
 /// A bounded reader over Parquet files: only the requested columns, row group by row group.
 /// Columns named in `schema` that are partition keys come from the files' `k=v` directories
 /// (cast to the column's type); columns a file lacks are null.
 class ParquetTableReader {
  public:
   /// `files` are absolute paths under `root` (partition values are taken relative to it).
+  /// `select_row_groups` (optional) skips row groups, e.g. by their statistics.
   static arrow::Result<std::unique_ptr<ParquetTableReader>> open(
       std::string root, std::vector<std::string> files, std::shared_ptr<arrow::Schema> schema,
-      int64_t batch_rows = 64 * 1024);
+      int64_t batch_rows = 64 * 1024, RowGroupSelector select_row_groups = nullptr);
   ~ParquetTableReader();
   /// The next batch of `schema`, or null at the end.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> next();

@@ -204,6 +204,7 @@ struct ParquetTableReader::Impl {
   std::vector<std::string> files;
   std::shared_ptr<arrow::Schema> schema;
   int64_t batch_rows = 0;
+  RowGroupSelector select_row_groups;
   size_t next_file = 0;
   std::string current;
   std::unique_ptr<parquet::arrow::FileReader> file;
@@ -261,11 +262,19 @@ struct ParquetTableReader::Impl {
     }
     std::vector<int> row_groups(file->num_row_groups());
     for (int g = 0; g < int(row_groups.size()); ++g) row_groups[g] = g;
+    const auto& metadata = *file->parquet_reader()->metadata();
+    if (select_row_groups) row_groups = select_row_groups(current, metadata, *file_schema);
     if (leaf_columns.empty()) {
       // Only partition columns: the row count still matters (COUNT(*)), so read no column but
       // produce batches of the right lengths.
       batches.reset();
-      pending_rows = file->parquet_reader()->metadata()->num_rows();
+      pending_rows = 0;
+      for (int g : row_groups) pending_rows += metadata.RowGroup(g)->num_rows();
+      return arrow::Status::OK();
+    }
+    if (row_groups.empty()) {
+      batches.reset();
+      pending_rows = 0;
       return arrow::Status::OK();
     }
     auto reader = file->GetRecordBatchReader(row_groups, leaf_columns);
@@ -284,12 +293,13 @@ ParquetTableReader::~ParquetTableReader() = default;
 
 arrow::Result<std::unique_ptr<ParquetTableReader>> ParquetTableReader::open(
     std::string root, std::vector<std::string> files, std::shared_ptr<arrow::Schema> schema,
-    int64_t batch_rows) {
+    int64_t batch_rows, RowGroupSelector select_row_groups) {
   auto impl = std::make_unique<Impl>();
   impl->root = std::move(root);
   impl->files = std::move(files);
   impl->schema = std::move(schema);
   impl->batch_rows = std::max<int64_t>(1, batch_rows);
+  impl->select_row_groups = std::move(select_row_groups);
   return std::unique_ptr<ParquetTableReader>(new ParquetTableReader(std::move(impl)));
 }
 

@@ -1,0 +1,463 @@
+// LakeQueryEngine: catalog tables into a SQL session, predicates out of the plan, a pruning
+// Parquet source, limits (see query.h).
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <arrow/util/byte_size.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/json_text.h"
+#include "connect/registry.h"
+#include "exec/display.h"
+#include "exec/job.h"
+#include "lake/lake.h"
+#include "lake/pruning.h"
+#include "query/query.h"
+#include "sql/logical_plan.h"
+#include "sql/session.h"
+
+namespace roadpulse::query {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string quote_sql_string(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'";
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+arrow::Result<std::string> table_ddl(const lake::TableEntry& table, const std::string& name) {
+  std::string columns;
+  for (const auto& f : table.schema->fields()) {
+    auto type = sql::sql_type_from_arrow(*f->type(), f->nullable());
+    if (!type.ok()) {
+      return arrow::Status::NotImplemented("lake table '", table.name, "' column '", f->name(),
+                                           "': ", type.status().message());
+    }
+    if (!columns.empty()) columns += ", ";
+    columns += fmt::format("`{}` {}", f->name(), type->to_string());
+  }
+  std::string partitioned;
+  if (!table.partition_keys.empty()) {
+    std::vector<std::string> keys;
+    for (const auto& k : table.partition_keys) keys.push_back("`" + k + "`");
+    partitioned = fmt::format(" PARTITIONED BY ({})", fmt::join(keys, ", "));
+  }
+  std::string options =
+      fmt::format("'connector' = 'filesystem', 'path' = {}, 'format' = {}",
+                  quote_sql_string(table.location), quote_sql_string(table.format));
+  if (table.format == "csv") options += ", 'csv.ignore-first-line' = 'true'";
+  return fmt::format("CREATE TABLE `{}` ({}){} WITH ({})", name, columns, partitioned, options);
+}
+
+// --- predicates out of the plan -------------------------------------------------------------
+
+std::shared_ptr<arrow::Scalar> constant_of(const sql::BoundExpr& e) {
+  if (e.kind == sql::BoundExprKind::kLiteral) return e.literal;
+  // CAST(literal AS type): the binder's coercion of a literal to the column's type.
+  if (e.kind == sql::BoundExprKind::kCast && !e.try_cast && e.args.size() == 1 &&
+      e.args[0]->kind == sql::BoundExprKind::kLiteral && e.args[0]->literal) {
+    auto cast = e.args[0]->literal->CastTo(e.type.to_arrow());
+    if (cast.ok()) return *cast;
+  }
+  return nullptr;
+}
+
+void split_conjuncts(const sql::BoundExpr& e, std::vector<const sql::BoundExpr*>& out) {
+  if (e.kind == sql::BoundExprKind::kCall && e.function == "AND") {
+    for (const auto& a : e.args) split_conjuncts(*a, out);
+  } else {
+    out.push_back(&e);
+  }
+}
+
+// `column_name(i)`: the table column of output column i (empty when it is not one).
+template <typename ColumnName>
+void extract_predicates(const sql::BoundExpr& filter, const ColumnName& column_name,
+                        lake::Predicates& out) {
+  using Op = lake::ColumnPredicate::Op;
+  std::vector<const sql::BoundExpr*> conjuncts;
+  split_conjuncts(filter, conjuncts);
+  for (const auto* c : conjuncts) {
+    lake::ColumnPredicate p;
+    auto column_of = [&](const sql::BoundExpr& e) -> std::string {
+      return e.kind == sql::BoundExprKind::kColumnRef ? column_name(e.column_index) : "";
+    };
+    if (c->kind == sql::BoundExprKind::kCall && c->args.size() == 2) {
+      static const std::map<std::string, std::pair<Op, Op>> kOps = {{"=", {Op::kEq, Op::kEq}},
+                                                                    {"<", {Op::kLt, Op::kGt}},
+                                                                    {"<=", {Op::kLe, Op::kGe}},
+                                                                    {">", {Op::kGt, Op::kLt}},
+                                                                    {">=", {Op::kGe, Op::kLe}}};
+      auto op = kOps.find(c->function);
+      if (op == kOps.end()) continue;
+      std::string column = column_of(*c->args[0]);
+      auto value = constant_of(*c->args[1]);
+      p.op = op->second.first;
+      if (column.empty() || !value) {  // literal op column
+        column = column_of(*c->args[1]);
+        value = constant_of(*c->args[0]);
+        p.op = op->second.second;
+      }
+      if (column.empty() || !value) continue;
+      p.column = column;
+      p.values = {value};
+    } else if (c->kind == sql::BoundExprKind::kInList && !c->negated && c->args.size() > 1) {
+      p.column = column_of(*c->args[0]);
+      p.op = Op::kIn;
+      for (size_t i = 1; i < c->args.size() && !p.column.empty(); ++i) {
+        auto value = constant_of(*c->args[i]);
+        if (!value) p.column.clear();
+        p.values.push_back(value);
+      }
+      if (p.column.empty()) continue;
+    } else if (c->kind == sql::BoundExprKind::kIsNull && c->args.size() == 1) {
+      p.column = column_of(*c->args[0]);
+      if (p.column.empty()) continue;
+      p.op = c->negated ? Op::kIsNotNull : Op::kIsNull;
+    } else {
+      continue;
+    }
+    out.push_back(std::move(p));
+  }
+}
+
+struct ScanFilters {
+  int scans = 0;
+  lake::Predicates predicates;
+};
+
+void collect_scans(const sql::LogicalNode& node,
+                   std::map<const sql::CatalogTable*, ScanFilters>& out) {
+  auto scan_column = [](const sql::LogicalNode& scan) {
+    return [&scan](int i) -> std::string {
+      if (i < 0 || size_t(i) >= scan.projected_columns.size()) return "";
+      const int k = scan.projected_columns[size_t(i)];
+      if (k < 0 || size_t(k) >= scan.table->columns.size()) return "";
+      const auto& column = scan.table->columns[size_t(k)];
+      return column.is_physical() ? column.name : "";
+    };
+  };
+  if (node.kind == sql::LogicalNodeKind::kTableScan && node.table) {
+    auto& entry = out[node.table.get()];
+    entry.scans += 1;
+    if (node.pushed_filter)
+      extract_predicates(*node.pushed_filter, scan_column(node), entry.predicates);
+  }
+  // A Filter right above a scan is over the scan's output row too.
+  if (node.kind == sql::LogicalNodeKind::kFilter && node.predicate && node.inputs.size() == 1 &&
+      node.inputs[0]->kind == sql::LogicalNodeKind::kTableScan && node.inputs[0]->table) {
+    extract_predicates(*node.predicate, scan_column(*node.inputs[0]),
+                       out[node.inputs[0]->table.get()].predicates);
+  }
+  for (const auto& input : node.inputs) collect_scans(*input, out);
+}
+
+// --- the pruning Parquet source --------------------------------------------------------------
+
+class LakeParquetSource final : public exec::Source {
+ public:
+  LakeParquetSource(lake::TableEntry table, lake::Predicates predicates,
+                    std::shared_ptr<arrow::Schema> read_schema, int64_t batch_rows,
+                    std::shared_ptr<ScanPruning> stats)
+      : table_(std::move(table)),
+        predicates_(std::move(predicates)),
+        read_schema_(std::move(read_schema)),
+        batch_rows_(batch_rows),
+        stats_(std::move(stats)) {}
+
+  std::string name() const override { return "lake:" + table_.name; }
+  bool bounded() const override { return true; }
+
+  arrow::Status open(const exec::OperatorContext&) override {
+    ARROW_ASSIGN_OR_RAISE(auto files, lake::list_data_files(table_.location, ".parquet"));
+    std::set<std::string> partitions, kept_partitions;
+    std::vector<std::string> kept;
+    std::error_code ec;
+    for (auto& file : files) {
+      const auto rel = fs::relative(fs::path(file).parent_path(), table_.location, ec).string();
+      const std::string dir = ec || rel == "." ? "" : rel;
+      partitions.insert(dir);
+      if (lake::partition_may_match(lake::parse_partition_path(dir), *table_.schema, predicates_)) {
+        kept_partitions.insert(dir);
+        kept.push_back(std::move(file));
+      }
+    }
+    stats_->partitions = int64_t(partitions.size());
+    stats_->partitions_kept = int64_t(kept_partitions.size());
+    stats_->files = int64_t(files.size());
+    stats_->files_kept = int64_t(kept.size());
+    lake::RowGroupSelector selector = [stats = stats_, predicates = predicates_](
+                                          const std::string&, const parquet::FileMetaData& metadata,
+                                          const arrow::Schema& schema) {
+      auto groups = lake::row_groups_may_match(metadata, schema, predicates);
+      stats->row_groups += lake::row_group_count(metadata);
+      stats->row_groups_kept += int64_t(groups.size());
+      return groups;
+    };
+    ARROW_ASSIGN_OR_RAISE(
+        reader_, lake::ParquetTableReader::open(table_.location, std::move(kept), read_schema_,
+                                                batch_rows_, selector));
+    return arrow::Status::OK();
+  }
+
+  arrow::Result<exec::SourceChunk> next(int64_t) override {
+    exec::SourceChunk chunk;
+    ARROW_ASSIGN_OR_RAISE(chunk.batch, reader_->next());
+    if (!chunk.batch) {
+      chunk.end_of_input = true;
+    } else {
+      read_ += chunk.batch->num_rows();
+    }
+    return chunk;
+  }
+
+  exec::SourceMetrics metrics() const override { return {read_, 0}; }
+
+ private:
+  lake::TableEntry table_;
+  lake::Predicates predicates_;
+  std::shared_ptr<arrow::Schema> read_schema_;
+  int64_t batch_rows_;
+  std::shared_ptr<ScanPruning> stats_;
+  std::unique_ptr<lake::ParquetTableReader> reader_;
+  int64_t read_ = 0;
+};
+
+struct LakeScan {
+  lake::TableEntry table;
+  lake::Predicates predicates;
+  std::shared_ptr<ScanPruning> stats;
+};
+
+// Parquet lake tables through the pruning source; everything else through the connectors.
+class LakeScanFactory final : public exec::ConnectorFactory {
+ public:
+  LakeScanFactory(exec::ConnectorFactory* fallback,
+                  std::map<const sql::CatalogTable*, LakeScan> scans)
+      : fallback_(fallback), scans_(std::move(scans)) {}
+
+  arrow::Result<std::unique_ptr<exec::Source>> make_source(const exec::SourceSpec& spec) override {
+    auto it = scans_.find(spec.table.get());
+    if (it == scans_.end()) return fallback_->make_source(spec);
+    return std::make_unique<LakeParquetSource>(it->second.table, it->second.predicates,
+                                               spec.read_schema, 64 * 1024, it->second.stats);
+  }
+  arrow::Result<std::unique_ptr<exec::Sink>> make_sink(const exec::SinkSpec& spec) override {
+    return arrow::Status::Invalid("batch queries write nothing");
+  }
+
+ private:
+  exec::ConnectorFactory* fallback_;
+  std::map<const sql::CatalogTable*, LakeScan> scans_;
+};
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+bool json_number(const arrow::DataType& type) {
+  return arrow::is_integer(type.id()) || arrow::is_floating(type.id()) ||
+         arrow::is_decimal(type.id()) || type.id() == arrow::Type::BOOL;
+}
+
+}  // namespace
+
+std::string ScanPruning::to_string() const {
+  return fmt::format("{}: partitions {}/{}, files {}/{}, row groups {}/{}{}", table,
+                     partitions_kept, partitions, files_kept, files, row_groups_kept, row_groups,
+                     predicates.empty() ? std::string(" (no predicate to prune with)")
+                                        : fmt::format(" by {}", fmt::join(predicates, " AND ")));
+}
+
+std::optional<std::pair<int, int>> sql_error_position(const arrow::Status& status) {
+  static const std::regex kPosition(R"(line (\d+):(\d+))");
+  std::smatch m;
+  const std::string message = status.message();
+  if (!std::regex_search(message, m, kPosition)) return std::nullopt;
+  return std::make_pair(std::stoi(m[1].str()), std::stoi(m[2].str()));
+}
+
+LakeQueryEngine::~LakeQueryEngine() = default;
+
+arrow::Result<std::unique_ptr<LakeQueryEngine>> LakeQueryEngine::make(std::string data_dir) {
+  return std::unique_ptr<LakeQueryEngine>(new LakeQueryEngine(std::move(data_dir)));
+}
+
+arrow::Result<QueryOutput> LakeQueryEngine::run(std::string_view sql_text,
+                                                const QueryLimits& limits) {
+  const auto started = std::chrono::steady_clock::now();
+  sql::Session session;
+  ARROW_ASSIGN_OR_RAISE(auto catalog, lake::Catalog::open(data_dir_ + "/lake/_catalog"));
+  ARROW_ASSIGN_OR_RAISE(auto names, catalog->table_names());
+  std::map<std::string, lake::TableEntry> by_alias;
+  for (const auto& name : names) {
+    ARROW_ASSIGN_OR_RAISE(auto table, catalog->get(name));
+    const size_t dot = name.rfind('.');
+    std::vector<std::string> aliases = {name};
+    if (dot != std::string::npos) aliases.push_back(name.substr(dot + 1));
+    for (const auto& alias : aliases) {
+      if (by_alias.count(alias)) continue;  // first zone wins a bare name
+      auto ddl = table_ddl(table, alias);
+      auto st = ddl.ok() ? session.execute(*ddl).status() : ddl.status();
+      if (!st.ok()) {
+        // One odd table must not make every query fail: it is just not queryable.
+        spdlog::warn("query: lake table '{}' is not queryable: {}", name, st.message());
+        break;
+      }
+      by_alias.emplace(alias, table);
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto result, session.execute(sql_text));
+  if (result.kind != sql::StatementKind::kQuery || !result.query) {
+    return arrow::Status::Invalid(
+        "only SELECT statements run here (DDL and INSERT belong to roadpulse sql or "
+        "/api/sql)");
+  }
+  // Every Parquet lake table the query scans goes through the pruning source. A table scanned
+  // more than once (self-join, UNION) is read once by exec with the union of the scans'
+  // needs, so it is not pruned.
+  std::map<const sql::CatalogTable*, ScanFilters> filters;
+  collect_scans(*result.query, filters);
+  std::map<const sql::CatalogTable*, LakeScan> scans;
+  QueryOutput output;
+  std::vector<std::shared_ptr<ScanPruning>> stats;
+  for (auto& [table, f] : filters) {
+    auto it = by_alias.find(table->name);
+    if (it == by_alias.end() || it->second.format != "parquet") continue;
+    if (f.scans > 1) f.predicates.clear();
+    // Only predicates on the table's own columns, once each.
+    auto s = std::make_shared<ScanPruning>();
+    s->table = it->second.name;
+    for (const auto& p : f.predicates) s->predicates.push_back(p.to_string());
+    stats.push_back(s);
+    scans.emplace(table, LakeScan{it->second, std::move(f.predicates), s});
+  }
+
+  connect::ConnectOptions connect_options;
+  connect_options.data_dir = data_dir_;
+  connect::ConnectorRegistry registry(std::make_shared<connect::ConnectContext>(connect_options));
+  LakeScanFactory factory(&registry, std::move(scans));
+
+  output.schema = result.query->schema;
+  output.arrow_schema = result.query->schema.to_arrow();
+  std::mutex mutex;
+  int64_t bytes = 0;
+  bool capped = false;
+  exec::Job* job_ptr = nullptr;
+  exec::JobOptions job_options;
+  job_options.name = "query";
+  ARROW_ASSIGN_OR_RAISE(
+      auto job,
+      exec::Job::make_query(*result.query, factory, job_options,
+                            [&](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Status {
+                              std::lock_guard lock(mutex);
+                              if (capped || batch->num_rows() == 0) return arrow::Status::OK();
+                              std::shared_ptr<arrow::RecordBatch> keep = batch;
+                              const int64_t room = limits.max_rows - output.rows;
+                              if (batch->num_rows() > room) {
+                                keep = batch->Slice(0, room);
+                                capped = true;
+                              }
+                              const int64_t size = arrow::util::TotalBufferSize(*keep);
+                              if (bytes + size > limits.max_result_bytes) {
+                                capped = true;
+                                keep = nullptr;
+                              }
+                              if (keep && keep->num_rows() > 0) {
+                                bytes += size;
+                                output.rows += keep->num_rows();
+                                output.batches.push_back(std::move(keep));
+                              }
+                              if (capped && job_ptr) job_ptr->stop();
+                              return arrow::Status::OK();
+                            }));
+  job_ptr = job.get();
+  output.plan = sql::explain_plan(*result.query) + "\n" + job->describe();
+  if (!job->bounded()) {
+    return arrow::Status::Invalid(
+        "only bounded queries run here; this one reads an unbounded "
+        "source");
+  }
+  ARROW_RETURN_NOT_OK(
+      job->run(limits.timeout_ms > 0 ? std::optional<int64_t>(limits.timeout_ms) : std::nullopt));
+  if (job->summary().cancelled && !capped) {
+    return arrow::Status::Cancelled("query stopped after its time limit of ", limits.timeout_ms,
+                                    " ms");
+  }
+  output.truncated = capped;
+  for (const auto& s : stats) output.pruning.push_back(*s);
+  output.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  return output;
+}
+
+std::string format_csv(const QueryOutput& output) {
+  std::string out;
+  const auto& schema = output.arrow_schema;
+  for (int c = 0; c < schema->num_fields(); ++c) {
+    out += (c ? "," : "") + csv_field(schema->field(c)->name());
+  }
+  out += "\n";
+  for (const auto& batch : output.batches) {
+    for (int64_t r = 0; r < batch->num_rows(); ++r) {
+      for (int c = 0; c < batch->num_columns(); ++c) {
+        if (c) out += ",";
+        const auto& array = *batch->column(c);
+        if (array.IsValid(r)) out += csv_field(exec::display_value(array, r));
+      }
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string format_json_lines(const QueryOutput& output) {
+  std::string out;
+  const auto& schema = output.arrow_schema;
+  for (const auto& batch : output.batches) {
+    for (int64_t r = 0; r < batch->num_rows(); ++r) {
+      out += "{";
+      for (int c = 0; c < batch->num_columns(); ++c) {
+        const auto& array = *batch->column(c);
+        if (c) out += ", ";
+        append_json_string(schema->field(c)->name(), out);
+        out += ": ";
+        if (array.IsNull(r)) {
+          out += "null";
+        } else if (json_number(*array.type())) {
+          std::string v = exec::display_value(array, r);
+          // JSON has no NaN/Infinity literals.
+          if (v == "NaN" || v == "Infinity" || v == "-Infinity") {
+            append_json_string(v, out);
+          } else {
+            out += v;
+          }
+        } else {
+          append_json_string(exec::display_value(array, r), out);
+        }
+      }
+      out += "}\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace roadpulse::query
