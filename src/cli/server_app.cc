@@ -145,7 +145,8 @@ struct ServerApp::Impl {
     // With access keys, running SQL or cancelling jobs needs one (reads stay open, as the
     // dashboard needs them).
     if (!bearer_tokens.empty() && request.method != "GET" &&
-        (request.path() == "/api/sql" || request.path().rfind("/api/jobs", 0) == 0)) {
+        (request.path() == "/api/sql" || request.path() == "/api/query" ||
+         request.path().rfind("/api/jobs", 0) == 0)) {
       const std::string_view auth = request.header("authorization");
       if (std::find(bearer_tokens.begin(), bearer_tokens.end(), auth) == bearer_tokens.end()) {
         return {401,
