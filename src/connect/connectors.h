@@ -96,8 +96,9 @@ void stream_partition_key(const arrow::RecordBatch& batch, int64_t row,
 
 // --- The Kafka streams backend of `stream` / `kinesis` tables (kafka_connector.cc) -----------
 
-/// The librdkafka properties (`streams.kafka.*`, prefix removed) when the session selects
-/// 'streams.backend' = 'kafka'; nullopt for the embedded log ('embedded' or unset).
+/// The librdkafka properties (`streams.kafka.properties.<key>` or `streams.kafka.<key>`, prefix
+/// removed) when the session selects 'streams.backend' = 'kafka'; nullopt for the embedded log
+/// ('embedded' or unset).
 arrow::Result<std::optional<kafka::Properties>> kafka_streams_backend(
     const std::map<std::string, std::string>& session);
 

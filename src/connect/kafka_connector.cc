@@ -939,7 +939,15 @@ arrow::Result<std::optional<kafka::Properties>> kafka_streams_backend(
         "got '",
         backend->second, "'");
   }
-  kafka::Properties props = kafka::properties_with_prefix(session, "streams.kafka.");
+  // Client properties: `streams.kafka.properties.<key>` (as the integrator maps roadpulse.toml's
+  // [streams.kafka.properties]) or, shorter, `streams.kafka.<key>`.
+  kafka::Properties props;
+  for (auto& [key, value] : kafka::properties_with_prefix(session, "streams.kafka.")) {
+    if (key.rfind("properties.", 0) != 0) props[key] = value;
+  }
+  for (auto& [key, value] : kafka::properties_with_prefix(session, "streams.kafka.properties.")) {
+    props[key] = value;
+  }
   if (!props.count("bootstrap.servers")) {
     return arrow::Status::Invalid(
         "session option 'streams.backend' = 'kafka' needs 'streams.kafka.bootstrap.servers'");

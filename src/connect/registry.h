@@ -8,6 +8,7 @@
 //   datagen     generated rows (Flink's datagen options)
 //   print       rows printed to stdout (or stderr) as Flink's print connector does
 //   blackhole   swallows rows
+//   kafka       Apache Kafka topics with Flink's Kafka connector options (librdkafka)
 //
 // The registry owns the process's LogStore for the data directory, opened on first use (so a
 // job without stream tables never takes the data dir's lock).
