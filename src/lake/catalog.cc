@@ -291,11 +291,49 @@ arrow::Status Catalog::drop(const std::string& name) {
   return fsync_directory(dir_);
 }
 
+arrow::Result<std::shared_ptr<arrow::Schema>> evolve_schema(const TableEntry& table,
+                                                            const TableEntry& incoming) {
+  if (!incoming.location.empty() && !table.location.empty() &&
+      incoming.location != table.location) {
+    return arrow::Status::Invalid("lake table '", table.name, "' is at '", table.location,
+                                  "'; a writer for '", incoming.location,
+                                  "' cannot add files to it (use another table name)");
+  }
+  if (!incoming.schema || !table.schema) return table.schema ? table.schema : incoming.schema;
+  if (incoming.partition_keys != table.partition_keys) {
+    return arrow::Status::Invalid("lake table '", table.name, "' is partitioned by (",
+                                  fmt::format("{}", fmt::join(table.partition_keys, ", ")),
+                                  ") but the new files by (",
+                                  fmt::format("{}", fmt::join(incoming.partition_keys, ", ")),
+                                  "): write to a new table or drop this one");
+  }
+  arrow::FieldVector fields = table.schema->fields();
+  for (const auto& f : incoming.schema->fields()) {
+    auto current = table.schema->GetFieldByName(f->name());
+    if (!current) {
+      fields.push_back(f->WithNullable(true));  // older files read it as NULL
+      continue;
+    }
+    if (!current->type()->Equals(*f->type())) {
+      return arrow::Status::Invalid("lake table '", table.name, "': column '", f->name(), "' is ",
+                                    type_name(*current->type()), " in the catalog but ",
+                                    type_name(*f->type()),
+                                    " in the new files; a column's type cannot change (write to "
+                                    "a new table, or add a column under a new name)");
+    }
+  }
+  return arrow::schema(std::move(fields));
+}
+
 arrow::Status Catalog::add_files(const TableEntry& prototype,
                                  const std::vector<CommittedFile>& files) {
   ARROW_RETURN_NOT_OK(check_name(prototype.name));
   ARROW_ASSIGN_OR_RAISE(auto lock, DirLock::acquire(dir_));
   ARROW_ASSIGN_OR_RAISE(auto existing, find(prototype.name));
+  if (existing) {
+    ARROW_ASSIGN_OR_RAISE(auto evolved, evolve_schema(*existing, prototype));
+    existing->schema = std::move(evolved);
+  }
   TableEntry table = existing ? std::move(*existing) : prototype;
   for (const auto& committed : files) {
     auto& partition = table.partitions[committed.partition];

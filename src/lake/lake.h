@@ -169,6 +169,13 @@ struct CommittedFile {
   DataFile file;
 };
 
+/// The schema `table` has once files written with `incoming`'s schema are added: columns
+/// `incoming` adds are appended (nullable: older files read them as NULL); columns it lacks
+/// stay (its files read them as NULL). Invalid, naming the column and both types, when a
+/// column changes type, and when the location or the partition keys differ.
+arrow::Result<std::shared_ptr<arrow::Schema>> evolve_schema(const TableEntry& table,
+                                                            const TableEntry& incoming);
+
 class Catalog {
  public:
   /// The catalog stored in `dir` (created if missing), usually `<lake>/_catalog`.
@@ -183,7 +190,9 @@ class Catalog {
   arrow::Status put(const TableEntry& table);
   arrow::Status drop(const std::string& name);
   /// Adds committed files to `table` (creating the entry from `prototype` when missing).
-  /// Idempotent: a file already listed under its partition is not added twice.
+  /// Idempotent: a file already listed under its partition is not added twice. The schema
+  /// evolves by evolve_schema(): new columns are appended, anything else incompatible fails
+  /// (naming the column and both types) before the catalog changes.
   arrow::Status add_files(const TableEntry& prototype, const std::vector<CommittedFile>& files);
 
   /// Serialization used by put()/get(), exposed for tests.

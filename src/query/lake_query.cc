@@ -18,6 +18,7 @@
 #include "lake/lake.h"
 #include "lake/pruning.h"
 #include "query/query.h"
+#include "query/raw_json_source.h"
 #include "sql/logical_plan.h"
 #include "sql/session.h"
 
@@ -250,6 +251,10 @@ class LakeScanFactory final : public exec::ConnectorFactory {
   arrow::Result<std::unique_ptr<exec::Source>> make_source(const exec::SourceSpec& spec) override {
     auto it = scans_.find(spec.table.get());
     if (it == scans_.end()) return fallback_->make_source(spec);
+    if (it->second.table.format == "json") {
+      return make_raw_json_source(it->second.table, it->second.predicates, spec.read_schema,
+                                  it->second.stats);
+    }
     return std::make_unique<LakeParquetSource>(it->second.table, it->second.predicates,
                                                spec.read_schema, 64 * 1024, it->second.stats);
   }
@@ -340,7 +345,12 @@ arrow::Result<QueryOutput> LakeQueryEngine::run(std::string_view sql_text,
   std::vector<std::shared_ptr<ScanPruning>> stats;
   for (auto& [table, f] : filters) {
     auto it = by_alias.find(table->name);
-    if (it == by_alias.end() || it->second.format != "parquet") continue;
+    if (it == by_alias.end()) continue;
+    // Parquet tables, and raw archives (zstd JSON lines; the archive keeps `_archive/` in its
+    // root), which the filesystem connector cannot decompress.
+    const bool raw_archive =
+        it->second.format == "json" && fs::is_directory(fs::path(it->second.location) / "_archive");
+    if (it->second.format != "parquet" && !raw_archive) continue;
     if (f.scans > 1) f.predicates.clear();
     // Only predicates on the table's own columns, once each.
     auto s = std::make_shared<ScanPruning>();

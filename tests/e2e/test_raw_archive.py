@@ -131,3 +131,11 @@ def test_archive_is_exact_across_kill_9(roadpulse_bin, tmp_path):
     assert f"| {sum(expected.values())} " in tables
     again = subprocess.run(archive_cmd, check=True, capture_output=True, text=True)
     assert again.stdout.startswith("archived 0 records")
+
+    # roadpulse query reads the archive too (zstd JSON lines, partitions from the directories).
+    out = subprocess.run([roadpulse_bin, "query", "--data-dir", str(data_dir), "--format", "csv",
+                          f"SELECT ID, City, dt, `hour` FROM `raw.{STREAM}` WHERE `hour` >= 0"],
+                         check=True, capture_output=True, text=True).stdout.splitlines()
+    assert out[0] == "ID,City,dt,hour"
+    ids = collections.Counter(line.split(",")[0] for line in out[1:])
+    assert ids == collections.Counter(json.loads(line)["ID"] for line in expected.elements())
