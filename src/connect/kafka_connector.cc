@@ -96,6 +96,31 @@ arrow::Result<int> ensure_topic(kafka::Admin& admin, const std::string& topic, b
 // ---------------------------------------------------------------------------------------------
 // Source
 
+// A source position from a checkpoint: "topic<TAB>partition<TAB>offset" lines.
+arrow::Result<std::map<std::pair<std::string, int>, int64_t>> parse_position(
+    const std::string& text) {
+  std::map<std::pair<std::string, int>, int64_t> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    const size_t a = line.find('\t');
+    const size_t b = a == std::string::npos ? a : line.find('\t', a + 1);
+    if (b == std::string::npos) {
+      return arrow::Status::Invalid("kafka source position: bad line '", line, "'");
+    }
+    try {
+      out[{line.substr(0, a), std::stoi(line.substr(a + 1, b - a - 1))}] =
+          std::stoll(line.substr(b + 1));
+    } catch (const std::exception&) {
+      return arrow::Status::Invalid("kafka source position: bad line '", line, "'");
+    }
+  }
+  return out;
+}
+
 class KafkaSource final : public exec::Source {
  public:
   KafkaSource(KafkaSourceOptions options, std::unique_ptr<RecordDecoder> decoder)
@@ -110,7 +135,12 @@ class KafkaSource final : public exec::Source {
   }
   bool bounded() const override { return options_.bounded != BoundedMode::kUnbounded; }
 
-  arrow::Status open(const exec::OperatorContext&) override {
+  arrow::Status open(const exec::OperatorContext& context) override {
+    // Resuming from a checkpoint: its positions win over 'scan.startup.mode'.
+    std::map<std::pair<std::string, int>, int64_t> restored;
+    if (context.restored_state) {
+      ARROW_ASSIGN_OR_RAISE(restored, parse_position(context.restored_state->ToString()));
+    }
     kafka::Properties props = options_.properties;
     props["enable.auto.commit"] = "false";
     props["enable.auto.offset.store"] = "false";
@@ -165,6 +195,8 @@ class KafkaSource final : public exec::Source {
         part.topic = topic;
         part.partition = p;
         part.next = starts[size_t(p)];
+        if (auto r = restored.find({topic, p}); r != restored.end()) part.next = r->second;
+        part.returned = part.next;
         part.end = ends[size_t(p)];
         part.split = int(parts_.size());
         // A bounded read of an empty range is done before it starts.
@@ -187,33 +219,57 @@ class KafkaSource final : public exec::Source {
     if (!ready_.empty()) {
       chunk = std::move(ready_.front());
       ready_.pop_front();
+      Partition& p = parts_[size_t(chunk.split)];
+      p.returned = ready_ends_.front();
+      ready_ends_.pop_front();
       return chunk;
     }
     if (bounded() && all_finished()) chunk.end_of_input = true;
     return chunk;
   }
 
-  arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) override {
-    if (!group_ || !consumer_) return arrow::Status::OK();
-    kafka::TopicPartitionList offsets(rd_kafka_topic_partition_list_new(int(parts_.size())));
+  /// The position after everything next() returned: "topic<TAB>partition<TAB>offset" lines.
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t checkpoint_id) {
+    std::string text;
+    std::vector<int64_t> offsets;
     for (const auto& p : parts_) {
-      if (p.next >= 0 && p.next != p.committed) {
-        rd_kafka_topic_partition_list_add(offsets.get(), p.topic.c_str(), p.partition)->offset =
-            p.next;
+      text += fmt::format("{}\t{}\t{}\n", p.topic, p.partition, p.returned);
+      offsets.push_back(p.returned);
+    }
+    snapshots_[checkpoint_id] = std::move(offsets);
+    return arrow::Buffer::FromString(std::move(text));
+  }
+
+  // Commits the checkpoint's positions (or, without one, everything returned) to the group.
+  arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) override {
+    std::vector<int64_t> offsets;
+    if (auto it = snapshots_.find(checkpoint_id); it != snapshots_.end()) {
+      offsets = it->second;
+    } else {
+      for (const auto& p : parts_) offsets.push_back(p.returned);
+    }
+    snapshots_.erase(snapshots_.begin(), snapshots_.upper_bound(checkpoint_id));
+    if (!group_ || !consumer_) return arrow::Status::OK();
+    kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(int(parts_.size())));
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      if (offsets[i] >= 0 && offsets[i] != parts_[i].committed) {
+        rd_kafka_topic_partition_list_add(list.get(), parts_[i].topic.c_str(), parts_[i].partition)
+            ->offset = offsets[i];
       }
     }
-    if (offsets->cnt == 0) return arrow::Status::OK();
-    const auto err = rd_kafka_commit(consumer_.get(), offsets.get(), 0);
+    if (list->cnt == 0) return arrow::Status::OK();
+    const auto err = rd_kafka_commit(consumer_.get(), list.get(), 0);
     if (err) {
       return kafka::error_status(
           err, fmt::format("{}: committing offsets of checkpoint {}", name(), checkpoint_id));
     }
-    for (auto& p : parts_) p.committed = p.next;
+    for (size_t i = 0; i < parts_.size(); ++i) parts_[i].committed = offsets[i];
     return arrow::Status::OK();
   }
 
   arrow::Status close() override {
     ready_.clear();
+    ready_ends_.clear();
     if (consumer_) {
       rd_kafka_consumer_close(consumer_.get());
       consumer_.reset();
@@ -231,7 +287,8 @@ class KafkaSource final : public exec::Source {
   struct Partition {
     std::string topic;
     int partition = 0;
-    int64_t next = 0;         // next offset to read (negative: a librdkafka logical offset)
+    int64_t next = 0;         // next offset to poll
+    int64_t returned = 0;     // next offset after everything next() returned (checkpoints)
     int64_t end = INT64_MAX;  // bounded reads stop here
     int64_t committed = -1;
     int split = 0;
@@ -272,14 +329,27 @@ class KafkaSource final : public exec::Source {
           if (err) return kafka::error_status(err, "reading the group's offsets of " + topic);
           for (int i = 0; i < list->cnt; ++i) {
             const auto& e = list->elems[i];
-            // No committed offset: librdkafka applies 'auto.offset.reset'.
             if (out[size_t(e.partition)] == RD_KAFKA_OFFSET_STORED && e.offset >= 0) {
               out[size_t(e.partition)] = e.offset;
             }
           }
         }
-        for (auto& o : out) {
-          if (o == RD_KAFKA_OFFSET_STORED && !group_) o = RD_KAFKA_OFFSET_END;
+        // No committed offset: 'auto.offset.reset' (librdkafka's default: latest), resolved here
+        // so every position is an offset a checkpoint can record.
+        for (int p = 0; p < partitions; ++p) {
+          if (out[size_t(p)] != RD_KAFKA_OFFSET_STORED) continue;
+          const std::string reset = options_.properties.count("auto.offset.reset")
+                                        ? options_.properties.at("auto.offset.reset")
+                                        : "latest";
+          if (reset == "error") {
+            return arrow::Status::Invalid("topic '", topic, "' partition ", p,
+                                          " has no committed offset for group '",
+                                          options_.properties.at("group.id"),
+                                          "' and 'properties.auto.offset.reset' is 'error'");
+          }
+          ARROW_ASSIGN_OR_RAISE(auto w, admin.watermarks(topic, p));
+          out[size_t(p)] =
+              (reset == "earliest" || reset == "smallest" || reset == "beginning") ? w.low : w.high;
         }
         return out;
     }
@@ -357,6 +427,7 @@ class KafkaSource final : public exec::Source {
       chunk.split = p.split;
       p.pending.clear();
       ready_.push_back(std::move(chunk));
+      ready_ends_.push_back(p.next);
     }
     return arrow::Status::OK();
   }
@@ -437,6 +508,8 @@ class KafkaSource final : public exec::Source {
   const rd_kafka_topic_t* last_rkt_ = nullptr;
   const std::vector<int>* last_index_ = nullptr;
   std::deque<exec::SourceChunk> ready_;
+  std::deque<int64_t> ready_ends_;  // per ready chunk: its partition's next offset after it
+  std::map<int64_t, std::vector<int64_t>> snapshots_;  // checkpoint -> returned offset per part
   std::vector<std::string_view> views_;
   int64_t read_ = 0;
   int64_t rejected_ = 0;
@@ -452,60 +525,56 @@ class KafkaSink final : public exec::Sink {
       : options_(std::move(options)), encoder_(std::move(encoder)) {}
 
   ~KafkaSink() override {
-    if (producer_) (void)close(false);
+    if (!producers_.empty()) (void)close(false);
   }
 
   std::string name() const override { return options_.connector + ":" + options_.topic; }
 
   arrow::Status open(const exec::OperatorContext& context) override {
-    kafka::Properties props = options_.properties;
-    if (!props.count("client.id")) props["client.id"] = "roadpulse-" + name();
+    subtask_ = context.subtask;
+    props_ = options_.properties;
+    if (!props_.count("client.id")) props_["client.id"] = "roadpulse-" + name();
     // Java's default partitioner (murmur2 of the key), so keys land where Java producers put them.
-    if (options_.partitioner == Partitioner::kDefault && !props.count("partitioner")) {
-      props["partitioner"] = "murmur2_random";
+    if (options_.partitioner == Partitioner::kDefault && !props_.count("partitioner")) {
+      props_["partitioner"] = "murmur2_random";
     }
-    if (options_.guarantee != Guarantee::kNone && !props.count("enable.idempotence")) {
-      props["enable.idempotence"] = "true";
+    if (options_.guarantee != Guarantee::kNone && !props_.count("enable.idempotence")) {
+      props_["enable.idempotence"] = "true";
     }
-    if (options_.guarantee == Guarantee::kExactlyOnce) {
-      // One transactional id per sink subtask: a restarted job fences its predecessor and aborts
-      // the transaction it left open.
-      props["transactional.id"] =
-          fmt::format("{}-{}", options_.transactional_id_prefix, context.subtask);
-      if (!props.count("transaction.timeout.ms")) {
-        props["transaction.timeout.ms"] = std::to_string(kTransactionTimeoutMs);
-      }
+    if (options_.guarantee == Guarantee::kExactlyOnce && !props_.count("transaction.timeout.ms")) {
+      props_["transaction.timeout.ms"] = std::to_string(kTransactionTimeoutMs);
     }
-    if (!props.count("linger.ms")) props["linger.ms"] = "5";
-    ARROW_ASSIGN_OR_RAISE(rd_kafka_conf_t * conf, kafka::make_conf(props, options_.where));
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
-    ARROW_ASSIGN_OR_RAISE(producer_, kafka::make_handle(RD_KAFKA_PRODUCER, conf));
+    if (!props_.count("linger.ms")) props_["linger.ms"] = "5";
+    ARROW_RETURN_NOT_OK(add_producer());
 
-    kafka::Admin admin(producer_.get());
+    kafka::Admin admin(producers_[0].handle.get());
     const bool needs_count = options_.partitioner != Partitioner::kDefault;
-    auto count = admin.partition_count(options_.topic);
-    ARROW_RETURN_NOT_OK(count.status());
-    if (count->has_value()) {
-      partitions_ = **count;
+    ARROW_ASSIGN_OR_RAISE(auto count, admin.partition_count(options_.topic));
+    if (count) {
+      partitions_ = *count;
     } else if (needs_count || options_.create_if_missing) {
       ARROW_ASSIGN_OR_RAISE(partitions_,
                             ensure_topic(admin, options_.topic, options_.create_if_missing,
                                          options_.create_partitions, options_.connector));
     }
-    topic_ = rd_kafka_topic_new(producer_.get(), options_.topic.c_str(), nullptr);
     fixed_partition_ = partitions_ > 0 ? context.subtask % partitions_ : 0;
+    topic_checked_ = true;
+    producers_[0].topic =
+        rd_kafka_topic_new(producers_[0].handle.get(), options_.topic.c_str(), nullptr);
 
     if (options_.guarantee == Guarantee::kExactlyOnce) {
-      ARROW_RETURN_NOT_OK(check(rd_kafka_init_transactions(producer_.get(), kTransactionTimeoutMs),
-                                "initializing transactions"));
-      ARROW_RETURN_NOT_OK(begin());
+      // Two transactional producers: while checkpoint N's transaction waits for its commit, the
+      // records after the barrier go into the other one. Initializing both fences a previous run's
+      // producers and aborts the transactions they left open.
+      ARROW_RETURN_NOT_OK(add_producer());
+      ARROW_RETURN_NOT_OK(begin(current_));
     }
     return arrow::Status::OK();
   }
 
   arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     ARROW_RETURN_NOT_OK(delivery_status());
+    Producer& producer = producers_[current_];
     const int64_t rows = batch->num_rows();
     std::shared_ptr<arrow::RecordBatch> key_batch;
     if (options_.key_mode == KeyMode::kJson) {
@@ -542,74 +611,122 @@ class KafkaSink final : public exec::Sink {
           break;
       }
       const bool keyed = options_.key_mode != KeyMode::kNone;
-      while (rd_kafka_produce(topic_, partition, RD_KAFKA_MSG_F_COPY, value_.data(), value_.size(),
-                              keyed ? key_.data() : nullptr, keyed ? key_.size() : 0,
+      while (rd_kafka_produce(producer.topic, partition, RD_KAFKA_MSG_F_COPY, value_.data(),
+                              value_.size(), keyed ? key_.data() : nullptr, keyed ? key_.size() : 0,
                               nullptr) != 0) {
         const auto err = rd_kafka_last_error();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
           return kafka::error_status(err, "producing to Kafka topic '" + options_.topic + "'");
         }
-        rd_kafka_poll(producer_.get(), 10);  // wait for deliveries to make room
+        rd_kafka_poll(producer.handle.get(), 10);  // wait for deliveries to make room
         ARROW_RETURN_NOT_OK(delivery_status());
       }
     }
-    rd_kafka_poll(producer_.get(), 0);
+    rd_kafka_poll(producer.handle.get(), 0);
     written_ += rows;
     return delivery_status();
   }
 
   arrow::Status prepare_commit(int64_t checkpoint_id) override {
     if (options_.guarantee == Guarantee::kNone) return arrow::Status::OK();
-    if (options_.guarantee == Guarantee::kExactlyOnce) {
-      // Flushes and fails on any undelivered record; commit() then finishes the transaction.
-      return check(rd_kafka_flush(producer_.get(), kFlushTimeoutMs) == 0
-                       ? nullptr
-                       : rd_kafka_error_new(RD_KAFKA_RESP_ERR__TIMED_OUT, "flush timed out"),
-                   "flushing before checkpoint " + std::to_string(checkpoint_id));
+    ARROW_RETURN_NOT_OK(flush(producers_[current_]));
+    if (options_.guarantee != Guarantee::kExactlyOnce) return arrow::Status::OK();
+    // The transaction now holds exactly the records before the barrier: park it until commit()
+    // and write what follows into another producer's transaction.
+    pending_.emplace_back(checkpoint_id, current_);
+    size_t next = producers_.size();
+    for (size_t i = 0; i < producers_.size(); ++i) {
+      if (i != current_ && !producers_[i].in_transaction) next = i;
     }
-    return flush();
+    if (next == producers_.size()) ARROW_RETURN_NOT_OK(add_producer());
+    current_ = next;
+    return begin(current_);
   }
 
   arrow::Status commit(int64_t checkpoint_id) override {
     if (options_.guarantee != Guarantee::kExactlyOnce) return arrow::Status::OK();
-    ARROW_RETURN_NOT_OK(delivery_status());
-    ARROW_RETURN_NOT_OK(
-        check(rd_kafka_commit_transaction(producer_.get(), kTransactionTimeoutMs),
-              "committing the transaction of checkpoint " + std::to_string(checkpoint_id)));
-    in_transaction_ = false;
-    return begin();
+    while (!pending_.empty() && pending_.front().first <= checkpoint_id) {
+      const auto [id, index] = pending_.front();
+      pending_.pop_front();
+      ARROW_RETURN_NOT_OK(check(
+          index, rd_kafka_commit_transaction(producers_[index].handle.get(), kTransactionTimeoutMs),
+          "committing the transaction of checkpoint " + std::to_string(id)));
+      producers_[index].in_transaction = false;
+    }
+    return arrow::Status::OK();
   }
 
   arrow::Status close(bool end_of_data) override {
-    if (!producer_) return arrow::Status::OK();
+    if (producers_.empty()) return arrow::Status::OK();
     arrow::Status st;
     if (options_.guarantee == Guarantee::kExactlyOnce) {
-      if (in_transaction_) {
-        if (end_of_data) {
+      // A graceful end commits what is open (prepared ones first, in order); otherwise abort.
+      std::vector<size_t> order;
+      for (const auto& [id, index] : pending_) order.push_back(index);
+      order.push_back(current_);
+      pending_.clear();
+      for (size_t index : order) {
+        Producer& p = producers_[index];
+        if (!p.in_transaction) continue;
+        if (end_of_data && st.ok()) {
           st = delivery_status();
           if (st.ok()) {
-            st = check(rd_kafka_commit_transaction(producer_.get(), kTransactionTimeoutMs),
+            st = check(index, rd_kafka_commit_transaction(p.handle.get(), kTransactionTimeoutMs),
                        "committing the final transaction");
           }
         }
-        if (!end_of_data || !st.ok()) {
-          (void)check(rd_kafka_abort_transaction(producer_.get(), kTransactionTimeoutMs),
+        if (p.in_transaction) {
+          (void)check(index, rd_kafka_abort_transaction(p.handle.get(), kTransactionTimeoutMs),
                       "aborting the open transaction");
         }
-        in_transaction_ = false;
+        p.in_transaction = false;
       }
     } else {
-      st = flush();
+      st = flush(producers_[current_]);
     }
-    if (topic_) rd_kafka_topic_destroy(topic_);
-    topic_ = nullptr;
-    producer_.reset();
+    for (auto& p : producers_) {
+      if (p.topic) rd_kafka_topic_destroy(p.topic);
+      p.topic = nullptr;
+    }
+    producers_.clear();
     return st;
   }
 
   int64_t rows_written() const override { return written_; }
 
  private:
+  struct Producer {
+    kafka::Handle handle;
+    rd_kafka_topic_t* topic = nullptr;
+    bool in_transaction = false;
+  };
+
+  arrow::Status add_producer() {
+    kafka::Properties props = props_;
+    if (options_.guarantee == Guarantee::kExactlyOnce) {
+      // <prefix>-<subtask>-<n>: stable across restarts, so a new run fences the old producers.
+      props["transactional.id"] =
+          fmt::format("{}-{}-{}", options_.transactional_id_prefix, subtask_, producers_.size());
+    }
+    ARROW_ASSIGN_OR_RAISE(rd_kafka_conf_t * conf, kafka::make_conf(props, options_.where));
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
+    Producer p;
+    ARROW_ASSIGN_OR_RAISE(p.handle, kafka::make_handle(RD_KAFKA_PRODUCER, conf));
+    // A topic handle asks the broker for the topic's metadata, which auto-creates a missing
+    // topic with the broker's defaults: only once ensure_topic() has run.
+    if (topic_checked_)
+      p.topic = rd_kafka_topic_new(p.handle.get(), options_.topic.c_str(), nullptr);
+    producers_.push_back(std::move(p));
+    if (options_.guarantee == Guarantee::kExactlyOnce) {
+      const size_t index = producers_.size() - 1;
+      ARROW_RETURN_NOT_OK(check(
+          index, rd_kafka_init_transactions(producers_[index].handle.get(), kTransactionTimeoutMs),
+          "initializing transactions"));
+    }
+    return arrow::Status::OK();
+  }
+
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     auto* self = static_cast<KafkaSink*>(opaque);
@@ -624,34 +741,35 @@ class KafkaSink final : public exec::Sink {
                                   "' failed: ", delivery_error_);
   }
 
-  arrow::Status flush() {
-    const auto err = rd_kafka_flush(producer_.get(), kFlushTimeoutMs);
+  arrow::Status flush(Producer& p) {
+    const auto err = rd_kafka_flush(p.handle.get(), kFlushTimeoutMs);
     if (err) {
       return kafka::error_status(err, "waiting for Kafka to acknowledge " +
-                                          std::to_string(rd_kafka_outq_len(producer_.get())) +
+                                          std::to_string(rd_kafka_outq_len(p.handle.get())) +
                                           " record(s) of topic '" + options_.topic + "'");
     }
     return delivery_status();
   }
 
-  arrow::Status begin() {
-    ARROW_RETURN_NOT_OK(
-        check(rd_kafka_begin_transaction(producer_.get()), "beginning a transaction"));
-    in_transaction_ = true;
+  arrow::Status begin(size_t index) {
+    ARROW_RETURN_NOT_OK(check(index, rd_kafka_begin_transaction(producers_[index].handle.get()),
+                              "beginning a transaction"));
+    producers_[index].in_transaction = true;
     return arrow::Status::OK();
   }
 
   // Turns a transactional API error into a Status; aborts the transaction when Kafka requires it.
-  arrow::Status check(rd_kafka_error_t* error, const std::string& what) {
+  arrow::Status check(size_t index, rd_kafka_error_t* error, const std::string& what) {
     if (error == nullptr) return arrow::Status::OK();
     std::string message = rd_kafka_error_string(error);
     const bool abort = rd_kafka_error_txn_requires_abort(error);
     rd_kafka_error_destroy(error);
-    if (abort && in_transaction_) {
-      if (auto* e = rd_kafka_abort_transaction(producer_.get(), kTransactionTimeoutMs)) {
+    Producer& p = producers_[index];
+    if (abort && p.in_transaction) {
+      if (auto* e = rd_kafka_abort_transaction(p.handle.get(), kTransactionTimeoutMs)) {
         rd_kafka_error_destroy(e);
       }
-      in_transaction_ = false;
+      p.in_transaction = false;
       message += " (transaction aborted)";
     }
     return arrow::Status::IOError(name(), ": ", what, ": ", message);
@@ -659,13 +777,16 @@ class KafkaSink final : public exec::Sink {
 
   KafkaSinkOptions options_;
   std::unique_ptr<RecordEncoder> encoder_;
-  kafka::Handle producer_;
-  rd_kafka_topic_t* topic_ = nullptr;
+  kafka::Properties props_;
+  int subtask_ = 0;
+  std::vector<Producer> producers_;
+  size_t current_ = 0;
+  std::deque<std::pair<int64_t, size_t>> pending_;  // (checkpoint, producer) awaiting commit()
+  bool topic_checked_ = false;
   int partitions_ = 0;
   int32_t fixed_partition_ = 0;
   uint64_t next_partition_ = 0;
   uint64_t round_robin_ = 0;
-  bool in_transaction_ = false;
   std::string value_;
   std::string key_;
   std::mutex mutex_;
