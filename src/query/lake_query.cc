@@ -6,9 +6,14 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
+#include <arrow/builder.h>
 #include <arrow/util/byte_size.h>
 #include <fmt/format.h>
+#include <parquet/arrow/schema.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 #include <spdlog/spdlog.h>
 
 #include "common/json_text.h"
@@ -181,23 +186,7 @@ class LakeParquetSource final : public exec::Source {
   bool bounded() const override { return true; }
 
   arrow::Status open(const exec::OperatorContext&) override {
-    ARROW_ASSIGN_OR_RAISE(auto files, lake::list_data_files(table_.location, ".parquet"));
-    std::set<std::string> partitions, kept_partitions;
-    std::vector<std::string> kept;
-    std::error_code ec;
-    for (auto& file : files) {
-      const auto rel = fs::relative(fs::path(file).parent_path(), table_.location, ec).string();
-      const std::string dir = ec || rel == "." ? "" : rel;
-      partitions.insert(dir);
-      if (lake::partition_may_match(lake::parse_partition_path(dir), *table_.schema, predicates_)) {
-        kept_partitions.insert(dir);
-        kept.push_back(std::move(file));
-      }
-    }
-    stats_->partitions = int64_t(partitions.size());
-    stats_->partitions_kept = int64_t(kept_partitions.size());
-    stats_->files = int64_t(files.size());
-    stats_->files_kept = int64_t(kept.size());
+    ARROW_ASSIGN_OR_RAISE(auto kept, select_files(table_, predicates_, ".parquet", *stats_));
     lake::RowGroupSelector selector = [stats = stats_, predicates = predicates_](
                                           const std::string&, const parquet::FileMetaData& metadata,
                                           const arrow::Schema& schema) {
@@ -282,7 +271,92 @@ bool json_number(const arrow::DataType& type) {
          arrow::is_decimal(type.id()) || type.id() == arrow::Type::BOOL;
 }
 
+// Every Parquet lake table and raw archive the query scans goes through a pruning source. A
+// table scanned more than once (self-join, UNION) is read once by exec with the union of the
+// scans' needs, so it is not pruned.
+std::map<const sql::CatalogTable*, LakeScan> lake_scans(
+    const sql::LogicalNode& query, const std::map<std::string, lake::TableEntry>& by_alias) {
+  std::map<const sql::CatalogTable*, ScanFilters> filters;
+  collect_scans(query, filters);
+  std::map<const sql::CatalogTable*, LakeScan> scans;
+  for (auto& [table, f] : filters) {
+    auto it = by_alias.find(table->name);
+    if (it == by_alias.end()) continue;
+    // Raw archives (zstd JSON lines; the archive keeps `_archive/` in its root): the
+    // filesystem connector cannot decompress them.
+    const bool raw_archive =
+        it->second.format == "json" && fs::is_directory(fs::path(it->second.location) / "_archive");
+    if (it->second.format != "parquet" && !raw_archive) continue;
+    if (f.scans > 1) f.predicates.clear();
+    auto s = std::make_shared<ScanPruning>();
+    s->table = it->second.name;
+    for (const auto& p : f.predicates) s->predicates.push_back(p.to_string());
+    scans.emplace(table, LakeScan{it->second, std::move(f.predicates), s});
+  }
+  return scans;
+}
+
+// What a scan would read, from the directory names and the Parquet footers only.
+arrow::Status estimate_pruning(const LakeScan& scan) {
+  const bool parquet = scan.table.format == "parquet";
+  ARROW_ASSIGN_OR_RAISE(auto files, select_files(scan.table, scan.predicates,
+                                                 parquet ? ".parquet" : ".jsonl.zst", *scan.stats));
+  if (!parquet) return arrow::Status::OK();
+  for (const auto& file : files) {
+    std::shared_ptr<parquet::FileMetaData> metadata;
+    try {
+      metadata = parquet::ParquetFileReader::OpenFile(file)->metadata();
+    } catch (const std::exception& e) {
+      return arrow::Status::IOError("'", file, "' is not a readable parquet file: ", e.what());
+    }
+    std::shared_ptr<arrow::Schema> schema;
+    ARROW_RETURN_NOT_OK(parquet::arrow::FromParquetSchema(metadata->schema(), &schema));
+    scan.stats->row_groups += metadata->num_row_groups();
+    scan.stats->row_groups_kept +=
+        int64_t(lake::row_groups_may_match(*metadata, *schema, scan.predicates).size());
+  }
+  return arrow::Status::OK();
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 }  // namespace
+
+arrow::Result<QueryOutput> LakeQueryEngine::explain(
+    sql::Session& session, std::string_view sql_text, const std::string& plan,
+    const std::map<std::string, lake::TableEntry>& by_alias) {
+  std::vector<std::string> lines = split_lines(plan);
+  // The session explains the logical plan; for a query, add what pruning will skip.
+  static const std::regex kExplain(R"(^\s*EXPLAIN(\s+PLAN\s+FOR)?\s+)", std::regex::icase);
+  const std::string text(sql_text);
+  std::smatch m;
+  if (std::regex_search(text, m, kExplain)) {
+    auto inner = session.execute(m.suffix().str());
+    if (inner.ok() && inner->kind == sql::StatementKind::kQuery && inner->query) {
+      auto scans = lake_scans(*inner->query, by_alias);
+      if (!scans.empty()) lines.push_back("== Pruning ==");
+      for (const auto& [table, scan] : scans) {
+        ARROW_RETURN_NOT_OK(estimate_pruning(scan));
+        lines.push_back(scan.stats->to_string());
+      }
+    }
+  }
+  QueryOutput output;
+  output.schema.fields.push_back({"plan", sql::SqlType::string(false)});
+  output.arrow_schema = output.schema.to_arrow();
+  arrow::StringBuilder builder;
+  ARROW_RETURN_NOT_OK(builder.AppendValues(lines));
+  ARROW_ASSIGN_OR_RAISE(auto array, builder.Finish());
+  output.batches.push_back(arrow::RecordBatch::Make(output.arrow_schema, array->length(), {array}));
+  output.rows = array->length();
+  output.plan = plan;
+  return output;
+}
 
 std::string ScanPruning::to_string() const {
   return fmt::format("{}: partitions {}/{}, files {}/{}, row groups {}/{}{}", table,
@@ -330,35 +404,18 @@ arrow::Result<QueryOutput> LakeQueryEngine::run(std::string_view sql_text,
     }
   }
   ARROW_ASSIGN_OR_RAISE(auto result, session.execute(sql_text));
+  if (result.kind == sql::StatementKind::kExplain) {
+    return explain(session, sql_text, result.message, by_alias);
+  }
   if (result.kind != sql::StatementKind::kQuery || !result.query) {
     return arrow::Status::Invalid(
-        "only SELECT statements run here (DDL and INSERT belong to roadpulse sql or "
-        "/api/sql)");
+        "only SELECT (and EXPLAIN) statements run here (DDL and INSERT belong to roadpulse sql "
+        "or /api/sql)");
   }
-  // Every Parquet lake table the query scans goes through the pruning source. A table scanned
-  // more than once (self-join, UNION) is read once by exec with the union of the scans'
-  // needs, so it is not pruned.
-  std::map<const sql::CatalogTable*, ScanFilters> filters;
-  collect_scans(*result.query, filters);
-  std::map<const sql::CatalogTable*, LakeScan> scans;
   QueryOutput output;
+  auto scans = lake_scans(*result.query, by_alias);
   std::vector<std::shared_ptr<ScanPruning>> stats;
-  for (auto& [table, f] : filters) {
-    auto it = by_alias.find(table->name);
-    if (it == by_alias.end()) continue;
-    // Parquet tables, and raw archives (zstd JSON lines; the archive keeps `_archive/` in its
-    // root), which the filesystem connector cannot decompress.
-    const bool raw_archive =
-        it->second.format == "json" && fs::is_directory(fs::path(it->second.location) / "_archive");
-    if (it->second.format != "parquet" && !raw_archive) continue;
-    if (f.scans > 1) f.predicates.clear();
-    // Only predicates on the table's own columns, once each.
-    auto s = std::make_shared<ScanPruning>();
-    s->table = it->second.name;
-    for (const auto& p : f.predicates) s->predicates.push_back(p.to_string());
-    stats.push_back(s);
-    scans.emplace(table, LakeScan{it->second, std::move(f.predicates), s});
-  }
+  for (const auto& [table, scan] : scans) stats.push_back(scan.stats);
 
   connect::ConnectOptions connect_options;
   connect_options.data_dir = data_dir_;

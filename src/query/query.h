@@ -9,6 +9,7 @@
 // cannot match. Results are capped (rows, bytes) and the job has a time limit.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,8 +20,13 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include "lake/lake.h"
 #include "server/http_server.h"
 #include "sql/types.h"
+
+namespace roadpulse::sql {
+class Session;
+}
 
 namespace roadpulse::query {
 
@@ -59,11 +65,15 @@ class LakeQueryEngine {
   static arrow::Result<std::unique_ptr<LakeQueryEngine>> make(std::string data_dir);
   ~LakeQueryEngine();
 
-  /// Runs one SELECT. Invalid (with "line L:C") for SQL errors and statements other than
-  /// queries; Cancelled when the time limit stops it.
+  /// Runs one SELECT, or EXPLAIN [PLAN FOR] SELECT (one STRING column `plan`: the logical
+  /// plan, then what pruning skips, from directory names and Parquet footers). Invalid (with
+  /// "line L:C") for SQL errors and other statements; Cancelled when the time limit stops it.
   arrow::Result<QueryOutput> run(std::string_view sql, const QueryLimits& limits);
 
  private:
+  arrow::Result<QueryOutput> explain(sql::Session& session, std::string_view sql,
+                                     const std::string& plan,
+                                     const std::map<std::string, lake::TableEntry>& by_alias);
   explicit LakeQueryEngine(std::string data_dir) : data_dir_(std::move(data_dir)) {}
   std::string data_dir_;
 };

@@ -39,22 +39,7 @@ class RawJsonSource final : public exec::Source {
   bool bounded() const override { return true; }
 
   arrow::Status open(const exec::OperatorContext&) override {
-    ARROW_ASSIGN_OR_RAISE(auto files, lake::list_data_files(table_.location, ".jsonl.zst"));
-    std::set<std::string> partitions, kept_partitions;
-    std::error_code ec;
-    for (auto& file : files) {
-      const auto rel = fs::relative(fs::path(file).parent_path(), table_.location, ec).string();
-      const std::string dir = ec || rel == "." ? "" : rel;
-      partitions.insert(dir);
-      if (lake::partition_may_match(lake::parse_partition_path(dir), *table_.schema, predicates_)) {
-        kept_partitions.insert(dir);
-        files_.push_back(std::move(file));
-      }
-    }
-    stats_->partitions = int64_t(partitions.size());
-    stats_->partitions_kept = int64_t(kept_partitions.size());
-    stats_->files = int64_t(files.size());
-    stats_->files_kept = int64_t(files_.size());
+    ARROW_ASSIGN_OR_RAISE(files_, select_files(table_, predicates_, ".jsonl.zst", *stats_));
     // Fields read from the records: the read schema minus partition keys.
     arrow::FieldVector fields;
     for (const auto& f : read_schema_->fields()) {
@@ -169,6 +154,30 @@ class RawJsonSource final : public exec::Source {
 };
 
 }  // namespace
+
+arrow::Result<std::vector<std::string>> select_files(const lake::TableEntry& table,
+                                                     const lake::Predicates& predicates,
+                                                     const std::string& extension,
+                                                     ScanPruning& stats) {
+  ARROW_ASSIGN_OR_RAISE(auto files, lake::list_data_files(table.location, extension));
+  std::set<std::string> partitions, kept_partitions;
+  std::vector<std::string> kept;
+  std::error_code ec;
+  for (auto& file : files) {
+    const auto rel = fs::relative(fs::path(file).parent_path(), table.location, ec).string();
+    const std::string dir = ec || rel == "." ? "" : rel;
+    partitions.insert(dir);
+    if (lake::partition_may_match(lake::parse_partition_path(dir), *table.schema, predicates)) {
+      kept_partitions.insert(dir);
+      kept.push_back(std::move(file));
+    }
+  }
+  stats.partitions = int64_t(partitions.size());
+  stats.partitions_kept = int64_t(kept_partitions.size());
+  stats.files = int64_t(files.size());
+  stats.files_kept = int64_t(kept.size());
+  return kept;
+}
 
 std::unique_ptr<exec::Source> make_raw_json_source(lake::TableEntry table,
                                                    lake::Predicates predicates,

@@ -12,6 +12,13 @@
 
 namespace roadpulse::query {
 
+/// The data files (by `extension`) under `table.location` in partitions `predicates` cannot
+/// rule out; counts partitions and files, all and kept, into `stats`.
+arrow::Result<std::vector<std::string>> select_files(const lake::TableEntry& table,
+                                                     const lake::Predicates& predicates,
+                                                     const std::string& extension,
+                                                     ScanPruning& stats);
+
 /// Reads `table` (a raw archive: `dt=/hour=/*.jsonl.zst`): files of partitions the predicates
 /// cannot rule out, decompressed and parsed into `read_schema` (JSON fields by name, partition
 /// columns from the directories). Pruning counts go to `stats`.

@@ -162,3 +162,19 @@ def test_columns_limit_csv_and_errors(lake):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(server.endpoint + "/api/query", timeout=10)
     assert e.value.code == 405
+
+
+def test_explain_shows_column_and_partition_pruning(lake):
+    status, _, body = post(lake["server"], {
+        "sql": "EXPLAIN SELECT ID FROM us_accidents WHERE event_date = '2016-02-10' AND "
+               "Start_Time < TIMESTAMP '2016-02-10 06:00:00'"})
+    assert status == 200, body
+    doc = json.loads(body)
+    assert doc["columns"] == [{"name": "plan", "type": "STRING NOT NULL"}]
+    lines = [r[0] for r in doc["rows"]]
+    scan = next(line for line in lines if "TableScan" in line)
+    assert "read=[ID, Start_Time, event_date]" in scan  # column pruning
+    pruning = lines[lines.index("== Pruning ==") + 1]
+    assert pruning.startswith("curated.us_accidents: partitions 1/")
+    groups = pruning.split("row groups ")[1].split(" ")[0].split("/")
+    assert int(groups[0]) < int(groups[1])  # the time range skips row groups of that day
