@@ -230,22 +230,57 @@ struct LakeScan {
   std::shared_ptr<ScanPruning> stats;
 };
 
-// Parquet lake tables through the pruning source; everything else through the connectors.
+// Fails a query past its time limit at the next batch. exec's own duration check runs every
+// 100 ms; this one is as fine as a batch, so a short limit holds for short queries too.
+class DeadlineSource final : public exec::Source {
+ public:
+  DeadlineSource(std::unique_ptr<exec::Source> inner,
+                 std::chrono::steady_clock::time_point deadline, int64_t timeout_ms)
+      : inner_(std::move(inner)), deadline_(deadline), timeout_ms_(timeout_ms) {}
+  std::string name() const override { return inner_->name(); }
+  bool bounded() const override { return inner_->bounded(); }
+  arrow::Status open(const exec::OperatorContext& c) override { return inner_->open(c); }
+  arrow::Result<exec::SourceChunk> next(int64_t timeout_ms) override {
+    ARROW_ASSIGN_OR_RAISE(auto chunk, inner_->next(timeout_ms));
+    if (!chunk.end_of_input && std::chrono::steady_clock::now() > deadline_) {
+      return arrow::Status::Cancelled("query stopped after its time limit of ", timeout_ms_, " ms");
+    }
+    return chunk;
+  }
+  arrow::Status close() override { return inner_->close(); }
+  exec::SourceMetrics metrics() const override { return inner_->metrics(); }
+
+ private:
+  std::unique_ptr<exec::Source> inner_;
+  std::chrono::steady_clock::time_point deadline_;
+  int64_t timeout_ms_;
+};
+
+// Parquet lake tables and raw archives through the pruning sources; everything else through
+// the connectors; every source under the query's time limit.
 class LakeScanFactory final : public exec::ConnectorFactory {
  public:
   LakeScanFactory(exec::ConnectorFactory* fallback,
-                  std::map<const sql::CatalogTable*, LakeScan> scans)
-      : fallback_(fallback), scans_(std::move(scans)) {}
+                  std::map<const sql::CatalogTable*, LakeScan> scans, int64_t timeout_ms)
+      : fallback_(fallback),
+        scans_(std::move(scans)),
+        timeout_ms_(timeout_ms),
+        deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms)) {}
 
   arrow::Result<std::unique_ptr<exec::Source>> make_source(const exec::SourceSpec& spec) override {
+    std::unique_ptr<exec::Source> source;
     auto it = scans_.find(spec.table.get());
-    if (it == scans_.end()) return fallback_->make_source(spec);
-    if (it->second.table.format == "json") {
-      return make_raw_json_source(it->second.table, it->second.predicates, spec.read_schema,
-                                  it->second.stats);
+    if (it == scans_.end()) {
+      ARROW_ASSIGN_OR_RAISE(source, fallback_->make_source(spec));
+    } else if (it->second.table.format == "json") {
+      source = make_raw_json_source(it->second.table, it->second.predicates, spec.read_schema,
+                                    it->second.stats);
+    } else {
+      source = std::make_unique<LakeParquetSource>(it->second.table, it->second.predicates,
+                                                   spec.read_schema, 64 * 1024, it->second.stats);
     }
-    return std::make_unique<LakeParquetSource>(it->second.table, it->second.predicates,
-                                               spec.read_schema, 64 * 1024, it->second.stats);
+    if (timeout_ms_ <= 0) return source;
+    return std::make_unique<DeadlineSource>(std::move(source), deadline_, timeout_ms_);
   }
   arrow::Result<std::unique_ptr<exec::Sink>> make_sink(const exec::SinkSpec& spec) override {
     return arrow::Status::Invalid("batch queries write nothing");
@@ -254,6 +289,8 @@ class LakeScanFactory final : public exec::ConnectorFactory {
  private:
   exec::ConnectorFactory* fallback_;
   std::map<const sql::CatalogTable*, LakeScan> scans_;
+  int64_t timeout_ms_;
+  std::chrono::steady_clock::time_point deadline_;
 };
 
 std::string csv_field(const std::string& s) {
@@ -420,7 +457,7 @@ arrow::Result<QueryOutput> LakeQueryEngine::run(std::string_view sql_text,
   connect::ConnectOptions connect_options;
   connect_options.data_dir = data_dir_;
   connect::ConnectorRegistry registry(std::make_shared<connect::ConnectContext>(connect_options));
-  LakeScanFactory factory(&registry, std::move(scans));
+  LakeScanFactory factory(&registry, std::move(scans), limits.timeout_ms);
 
   output.schema = result.query->schema;
   output.arrow_schema = result.query->schema.to_arrow();
@@ -462,12 +499,13 @@ arrow::Result<QueryOutput> LakeQueryEngine::run(std::string_view sql_text,
         "only bounded queries run here; this one reads an unbounded "
         "source");
   }
-  ARROW_RETURN_NOT_OK(
-      job->run(limits.timeout_ms > 0 ? std::optional<int64_t>(limits.timeout_ms) : std::nullopt));
-  if (job->summary().cancelled && !capped) {
+  auto status =
+      job->run(limits.timeout_ms > 0 ? std::optional<int64_t>(limits.timeout_ms) : std::nullopt);
+  if (status.IsCancelled() || (status.ok() && job->summary().cancelled && !capped)) {
     return arrow::Status::Cancelled("query stopped after its time limit of ", limits.timeout_ms,
                                     " ms");
   }
+  ARROW_RETURN_NOT_OK(status);
   output.truncated = capped;
   for (const auto& s : stats) output.pruning.push_back(*s);
   output.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
