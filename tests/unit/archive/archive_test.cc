@@ -259,6 +259,22 @@ TEST_F(ArchiveTest, BackgroundFlushesOnIntervalAndStopFlushesTheRest) {
   EXPECT_EQ(lines(""), expected(200));
 }
 
+TEST_F(ArchiveTest, ReshardedStreamParentsAndChildrenAreArchived) {
+  append(0, 300);
+  ASSERT_OK(log_->update_shard_count("raw", 5));  // 3 parents close, 5 children open
+  append(300, 600);
+  {
+    ASSERT_OK_AND_ASSIGN(auto archive, RawArchive::make(options(), log_.get()));
+    ASSERT_OK(archive->run_once());
+    EXPECT_EQ(archive->stats().records, 588);
+  }
+  append(600, 700);  // children only; the parents are done
+  ASSERT_OK_AND_ASSIGN(auto archive, RawArchive::make(options(), log_.get()));
+  ASSERT_OK(archive->run_once());
+  EXPECT_EQ(archive->stats().records, 98);
+  EXPECT_EQ(lines(""), expected(700));
+}
+
 TEST_F(ArchiveTest, UnknownStreamAndBadOptionsAreErrors) {
   ArchiveOptions o = options();
   o.stream = "nope";
