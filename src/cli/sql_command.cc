@@ -20,6 +20,7 @@
 #include "cli/command.h"
 #include "cli/sql_remote.h"
 #include "connect/registry.h"
+#include "exec/aggregate_operators.h"
 #include "exec/display.h"
 #include "exec/job.h"
 #include "server/sql_gateway.h"
@@ -147,9 +148,15 @@ class Runner {
       std::lock_guard lock(mutex);
       if (streaming) {
         // Unbounded query: rows print as they arrive, one line each (Flink's changelog style).
+        const bool changelog = exec::has_row_kind(*batch);
+        const int columns = batch->num_columns() - (changelog ? 1 : 0);
+        const auto* kinds = changelog
+                                ? static_cast<const arrow::Int8Array*>(batch->column(columns).get())
+                                : nullptr;
         for (int64_t r = 0; r < batch->num_rows(); ++r) {
-          std::string line = "+I[";
-          for (int c = 0; c < batch->num_columns(); ++c) {
+          std::string line = kinds ? exec::row_kind_text(kinds->Value(r)) : "+I";
+          line += "[";
+          for (int c = 0; c < columns; ++c) {
             if (c) line += ", ";
             line += exec::display_value(*batch->column(c), r);
           }
@@ -169,6 +176,22 @@ class Runner {
       std::cerr << "[INFO] Unbounded query: rows print as they arrive; Ctrl-C stops it.\n";
     }
     auto st = job->run(duration_ms());
+    // A changelog (an updating result in streaming mode) shows its row kind as a first column,
+    // `op`, as Flink's SQL client does.
+    for (auto& batch : batches) {
+      if (!exec::has_row_kind(*batch)) continue;
+      const int last = batch->num_columns() - 1;
+      const auto& kinds = static_cast<const arrow::Int8Array&>(*batch->column(last));
+      arrow::StringBuilder ops;
+      for (int64_t r = 0; r < kinds.length(); ++r) {
+        ARROW_RETURN_NOT_OK(ops.Append(exec::row_kind_text(kinds.Value(r))));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto op_array, ops.Finish());
+      ARROW_ASSIGN_OR_RAISE(batch, batch->RemoveColumn(last));
+      ARROW_ASSIGN_OR_RAISE(batch,
+                            batch->AddColumn(0, arrow::field("op", arrow::utf8()), op_array));
+      schema = batch->schema();
+    }
     if (!streaming && args_.format == "tsv") {
       // Machine-readable: one line per row, tab-separated, NULL for nulls, no header, values
       // rendered as Flink does (the sqllogictest runner compares these).
@@ -207,6 +230,10 @@ class Runner {
     for (const auto& s : summary.sinks) {
       text +=
           fmt::format("  wrote   {:>10} rows to   {} ({})\n", s.rows_written, s.table, s.connector);
+    }
+    if (summary.late_records) {
+      text +=
+          fmt::format("  dropped {:>10} late rows (behind the watermark)\n", summary.late_records);
     }
     std::cerr << text;
   }

@@ -1,5 +1,6 @@
 // `print`: every row to stdout (or stderr with 'standard-error' = 'true') in Flink's print
-// format, `+I[A-1, 4, Dublin, Franklin, 2016-02-08T05:46]`, prefixed by 'print-identifier' when
+// format, `+I[A-1, 4, Dublin, Franklin, 2016-02-08T05:46]` (an updating result's rows print as
+// -U[...]/+U[...]), prefixed by 'print-identifier' when
 // set ("ident> +I[...]"). Values print as Flink's RowData.toString does: Java rendering of
 // doubles and LocalDateTime, null as "null".
 
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "connect/connectors.h"
+#include "exec/aggregate_operators.h"
 #include "exec/display.h"
 
 namespace roadpulse::connect {
@@ -23,10 +25,24 @@ class PrintSink final : public exec::Sink {
   }
   std::string name() const override { return "print"; }
   arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    return print(batch, nullptr);
+  }
+  bool accepts_changelog() const override { return true; }
+  arrow::Status write_changelog(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                const std::vector<int8_t>& kinds) override {
+    return print(batch, &kinds);
+  }
+  int64_t rows_written() const override { return written_; }
+
+ private:
+  // One line per row: its kind (+I, or -U/+U/-D for an updating result) and its values.
+  arrow::Status print(const std::shared_ptr<arrow::RecordBatch>& batch,
+                      const std::vector<int8_t>* kinds) {
     std::string text;
     for (int64_t r = 0; r < batch->num_rows(); ++r) {
       text += prefix_;
-      text += "+I[";
+      text += kinds ? exec::row_kind_text((*kinds)[size_t(r)]) : "+I";
+      text += "[";
       for (int c = 0; c < batch->num_columns(); ++c) {
         if (c) text += ", ";
         text += exec::display_value(*batch->column(c), r);
@@ -40,9 +56,7 @@ class PrintSink final : public exec::Sink {
     written_ += batch->num_rows();
     return arrow::Status::OK();
   }
-  int64_t rows_written() const override { return written_; }
 
- private:
   std::FILE* out_;
   std::string prefix_;
   int64_t written_ = 0;

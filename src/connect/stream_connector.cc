@@ -124,6 +124,7 @@ class StreamSource final : public exec::Source {
       s.next = read.next;
       cursor_ = (cursor_ + attempt + 1) % n;
       ARROW_ASSIGN_OR_RAISE(chunk.batch, decode(read.records));
+      chunk.split = int((cursor_ + n - 1) % n);  // one batch = one shard: per-shard watermarks
       return chunk;
     }
     bool all_finished = true;

@@ -81,6 +81,14 @@ class Sink {
   virtual std::string name() const = 0;
   virtual arrow::Status open(const OperatorContext& context) { return arrow::Status::OK(); }
   virtual arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) = 0;
+  /// True when the sink takes an updating result (Flink's changelog: insert, update-before,
+  /// update-after, delete rows); an append-only sink gets a planning error instead.
+  virtual bool accepts_changelog() const { return false; }
+  /// Rows of an updating result: `kinds[i]` is row i's RowKind byte (0 +I, 1 -U, 2 +U, 3 -D).
+  virtual arrow::Status write_changelog(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                        const std::vector<int8_t>& kinds) {
+    return arrow::Status::NotImplemented(name(), " is append-only");
+  }
   /// Make everything written so far ready to commit (close in-progress files, flush buffers).
   virtual arrow::Status prepare_commit(int64_t checkpoint_id) { return arrow::Status::OK(); }
   virtual arrow::Status commit(int64_t checkpoint_id) { return arrow::Status::OK(); }

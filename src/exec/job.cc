@@ -12,8 +12,10 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time.h"
+#include "exec/aggregate_operators.h"
 #include "exec/expression.h"
 #include "exec/operators.h"
+#include "exec/watermark.h"
 
 namespace roadpulse::exec {
 
@@ -22,6 +24,9 @@ namespace {
 constexpr std::string_view kTableOptionPrefix = "table-option.";
 constexpr int64_t kPollMillis = 100;
 constexpr int64_t kTickMicros = 200000;
+constexpr std::string_view kIdleTimeoutConfig = "table.exec.source.idle-timeout";
+constexpr std::string_view kIdleTimeoutOption = "scan.watermark.idle-timeout";
+constexpr std::string_view kRuntimeModeConfig = "execution.runtime-mode";
 
 // A chain of fused operators; links_[i] is the collector that feeds ops_[i].
 class Chain {
@@ -39,8 +44,17 @@ class Chain {
     }
     return arrow::Status::OK();
   }
-  arrow::Status push(std::shared_ptr<arrow::RecordBatch> batch) {
+  /// A batch of source split `split` (-1: unknown); a scan at the head learns the split.
+  arrow::Status push(std::shared_ptr<arrow::RecordBatch> batch, int split = -1) {
+    if (auto* scan = ops_.empty() ? nullptr : dynamic_cast<ScanOperator*>(ops_[0].get())) {
+      return scan->process_split(split, std::move(batch), links_[1]);
+    }
     return links_[0].emit(std::move(batch));
+  }
+  int64_t late_records() const {
+    int64_t n = 0;
+    for (const auto& op : ops_) n += op->metrics().late_records;
+    return n;
   }
   arrow::Status tick(int64_t now) {
     for (size_t i = 0; i < ops_.size(); ++i) {
@@ -141,6 +155,20 @@ class CallbackSink final : public Sink {
     rows_ += batch->num_rows();
     return callback_(batch);
   }
+  bool accepts_changelog() const override { return true; }
+  // The callback sees the row kind as the trailing `_rowkind` column.
+  arrow::Status write_changelog(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                const std::vector<int8_t>& kinds) override {
+    arrow::Int8Builder b;
+    ARROW_RETURN_NOT_OK(b.AppendValues(kinds));
+    ARROW_ASSIGN_OR_RAISE(auto array, b.Finish());
+    ARROW_ASSIGN_OR_RAISE(
+        auto with_kind,
+        batch->AddColumn(batch->num_columns(), arrow::field(kRowKindColumn, arrow::int8(), false),
+                         std::move(array)));
+    rows_ += batch->num_rows();
+    return callback_(with_kind);
+  }
   int64_t rows_written() const override { return rows_; }
 
  private:
@@ -206,6 +234,13 @@ struct Job::Impl {
     changed.notify_all();
   }
 
+  static int count_leaves(const sql::LogicalNode& node) {
+    if (node.inputs.empty()) return 1;
+    int n = 0;
+    for (const auto& input : node.inputs) n += count_leaves(*input);
+    return n;
+  }
+
   arrow::Status collect(const sql::LogicalNode& node, std::vector<const sql::LogicalNode*>& above,
                         const std::shared_ptr<SharedSink>& sink, std::vector<PendingChain>& out) {
     switch (node.kind) {
@@ -214,6 +249,13 @@ struct Job::Impl {
         out.push_back(
             {&node, std::vector<const sql::LogicalNode*>(above.rbegin(), above.rend()), sink});
         return arrow::Status::OK();
+      case sql::LogicalNodeKind::kAggregate:
+      case sql::LogicalNodeKind::kWindowAggregate:
+        if (node.inputs.size() == 1 && count_leaves(*node.inputs[0]) != 1) {
+          return arrow::Status::NotImplemented(
+              "GROUP BY over a UNION ALL of several inputs is not supported yet");
+        }
+        [[fallthrough]];
       case sql::LogicalNodeKind::kFilter:
       case sql::LogicalNodeKind::kProject: {
         if (node.inputs.size() != 1) {
@@ -281,6 +323,10 @@ struct Job::Impl {
       spec.read_columns = g->read_columns;
       spec.options = g->options;
       spec.session = options.config;
+      // Watermark options are the engine's, not the connector's.
+      for (auto it = spec.options.begin(); it != spec.options.end();) {
+        it = it->first.rfind("scan.watermark.", 0) == 0 ? spec.options.erase(it) : std::next(it);
+      }
       arrow::FieldVector fields;
       for (int c : g->read_columns) {
         const auto& col = g->table->columns.at(size_t(c));
@@ -302,11 +348,36 @@ struct Job::Impl {
           auto it = std::lower_bound(group->read_columns.begin(), group->read_columns.end(), c);
           positions.push_back(int(it - group->read_columns.begin()));
         }
-        ARROW_ASSIGN_OR_RAISE(auto scan, ScanOperator::make(*p.leaf, std::move(positions)));
+        ARROW_ASSIGN_OR_RAISE(int64_t idle, idle_timeout(group->options));
+        ARROW_ASSIGN_OR_RAISE(auto scan, ScanOperator::make(*p.leaf, std::move(positions), idle));
         ops.push_back(std::move(scan));
       }
+      // Whether the rows flowing at this point are an updating result (a changelog).
+      std::string updating_by;
+      ARROW_ASSIGN_OR_RAISE(const bool bounded, batch_mode(*group));
       for (const sql::LogicalNode* node : p.above) {
-        if (node->kind == sql::LogicalNodeKind::kFilter) {
+        if (node->kind == sql::LogicalNodeKind::kAggregate) {
+          if (!updating_by.empty()) {
+            return arrow::Status::NotImplemented("GROUP BY over the updating result of ",
+                                                 updating_by, " is not supported yet");
+          }
+          ARROW_ASSIGN_OR_RAISE(auto op, GroupAggregateOperator::make(*node, bounded));
+          if (op->updating()) updating_by = op->name();
+          ops.push_back(std::move(op));
+        } else if (node->kind == sql::LogicalNodeKind::kWindowAggregate) {
+          if (!updating_by.empty()) {
+            return arrow::Status::NotImplemented(
+                "a window aggregation over the updating result of ", updating_by,
+                " is not supported");
+          }
+          if (node->window && node->window->kind == sql::WindowKind::kSession) {
+            ARROW_ASSIGN_OR_RAISE(auto op, SessionWindowOperator::make(*node));
+            ops.push_back(std::move(op));
+          } else {
+            ARROW_ASSIGN_OR_RAISE(auto op, WindowAggregateOperator::make(*node));
+            ops.push_back(std::move(op));
+          }
+        } else if (node->kind == sql::LogicalNodeKind::kFilter) {
           if (!node->predicate) return arrow::Status::Invalid("Filter node without a predicate");
           ARROW_ASSIGN_OR_RAISE(auto op, FilterOperator::make(*node->predicate));
           ops.push_back(std::move(op));
@@ -315,10 +386,49 @@ struct Job::Impl {
           ops.push_back(std::move(op));
         }
       }
+      if (!updating_by.empty() && !p.sink->sink().accepts_changelog()) {
+        return arrow::Status::Invalid(
+            "table '", p.sink->table(), "' (connector '", p.sink->connector(),
+            "') is append-only and cannot take the updating result of ", updating_by,
+            ": use a window aggregation (TUMBLE/HOP/CUMULATE/SESSION) or a sink that accepts "
+            "updates (print, metrics)");
+      }
       ops.push_back(std::make_unique<SinkOperator>(p.sink));
       group->chains.push_back(std::make_unique<Chain>(std::move(ops)));
     }
     return arrow::Status::OK();
+  }
+
+  // Whether aggregations over this source emit only their final result at end of input
+  // (batch) or an updating changelog (streaming). `execution.runtime-mode`: automatic (default:
+  // batch when the source is bounded), streaming, batch (bounded sources only), as Flink's.
+  arrow::Result<bool> batch_mode(const SourceGroup& group) const {
+    auto it = options.config.find(std::string(kRuntimeModeConfig));
+    const std::string mode = it == options.config.end() ? "automatic" : it->second;
+    if (mode == "streaming" || mode == "STREAMING") return false;
+    if (mode == "batch" || mode == "BATCH") {
+      if (!group.source->bounded()) {
+        return arrow::Status::Invalid(
+            "execution.runtime-mode 'batch' needs bounded sources, "
+            "but table '",
+            group.table ? group.table->name : "?", "' is unbounded");
+      }
+      return true;
+    }
+    if (mode != "automatic" && mode != "AUTOMATIC") {
+      return arrow::Status::Invalid("execution.runtime-mode: '", mode,
+                                    "' is not one of streaming, batch, automatic");
+    }
+    return group.source->bounded();
+  }
+
+  // The idle timeout of a source: the table option, else the session's SET, else none.
+  arrow::Result<int64_t> idle_timeout(const TableOptions& table_options) const {
+    auto it = table_options.find(std::string(kIdleTimeoutOption));
+    if (it != table_options.end()) return parse_duration_micros(it->second, kIdleTimeoutOption);
+    auto c = options.config.find(std::string(kIdleTimeoutConfig));
+    if (c != options.config.end()) return parse_duration_micros(c->second, kIdleTimeoutConfig);
+    return int64_t(0);
   }
 
   void drive(SourceGroup& group) {
@@ -337,7 +447,9 @@ struct Job::Impl {
     while (!stop_requested.load()) {
       ARROW_ASSIGN_OR_RAISE(auto chunk, group.source->next(kPollMillis));
       if (chunk.batch && chunk.batch->num_rows() > 0) {
-        for (auto& chain : group.chains) ARROW_RETURN_NOT_OK(chain->push(chunk.batch));
+        for (auto& chain : group.chains) {
+          ARROW_RETURN_NOT_OK(chain->push(chunk.batch, chunk.split));
+        }
       }
       const int64_t now = now_micros();
       if (now - last_tick >= kTickMicros) {
@@ -486,6 +598,9 @@ JobSummary Job::summary() const {
   }
   for (const auto& sink : impl_->sinks) {
     s.sinks.push_back({sink->table(), sink->connector(), sink->rows_written()});
+  }
+  for (const auto& g : impl_->groups) {
+    for (const auto& chain : g->chains) s.late_records += chain->late_records();
   }
   s.cancelled = impl_->cancelled;
   s.elapsed_micros = impl_->elapsed;

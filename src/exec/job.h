@@ -55,11 +55,14 @@ struct JobSummary {
   };
   std::vector<SourceStats> sources;
   std::vector<SinkStats> sinks;
+  /// Rows dropped because every window they belong to had fired (behind the watermark).
+  int64_t late_records = 0;
   bool cancelled = false;  // stopped before the sources ended
   int64_t elapsed_micros = 0;
 };
 
-/// Receives a query's result batches (SELECT in the shell).
+/// Receives a query's result batches (SELECT in the shell). An updating result (unwindowed
+/// GROUP BY on an unbounded input) carries a trailing int8 `_rowkind` column (has_row_kind()).
 using RowCallback = std::function<arrow::Status(const std::shared_ptr<arrow::RecordBatch>&)>;
 
 /// The options a job uses for `table`: its WITH clause with `table-option.<name>.*` overrides.

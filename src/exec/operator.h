@@ -47,6 +47,11 @@ struct OperatorContext {
   std::shared_ptr<arrow::Buffer> restored_state;
 };
 
+/// Counters an operator reports to the job summary (read while the job runs: keep them atomic).
+struct OperatorMetrics {
+  int64_t late_records = 0;  // rows dropped because every window they belong to had fired
+};
+
 class Operator {
  public:
   virtual ~Operator() = default;
@@ -77,6 +82,7 @@ class Operator {
   virtual arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) {
     return arrow::Status::OK();
   }
+  virtual OperatorMetrics metrics() const { return {}; }
   /// End of the operator's life. `end_of_data` is true when every input finished (a bounded job
   /// ending normally), false when the job is cancelled.
   virtual arrow::Status close(bool end_of_data, Collector& out) { return arrow::Status::OK(); }

@@ -5,6 +5,9 @@
 #include <arrow/scalar.h>
 #include <fmt/format.h>
 
+#include "common/time.h"
+#include "exec/aggregate_operators.h"
+
 namespace roadpulse::exec {
 
 namespace {
@@ -46,8 +49,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> project(
 // ---------------------------------------------------------------------------------------------
 
 arrow::Result<std::unique_ptr<ScanOperator>> ScanOperator::make(const sql::LogicalNode& scan,
-                                                                std::vector<int> positions) {
+                                                                std::vector<int> positions,
+                                                                int64_t idle_timeout_micros) {
   std::unique_ptr<ScanOperator> op(new ScanOperator());
+  op->valve_ = WatermarkValve(idle_timeout_micros);
   op->positions_ = std::move(positions);
   op->read_schema_ = scan.read_schema().to_arrow();
   op->output_schema_ = scan.schema.to_arrow();
@@ -73,28 +78,53 @@ arrow::Result<std::unique_ptr<ScanOperator>> ScanOperator::make(const sql::Logic
   return op;
 }
 
-arrow::Status ScanOperator::process_batch(int, std::shared_ptr<arrow::RecordBatch> batch,
+arrow::Status ScanOperator::open(const OperatorContext& context) {
+  if (context.restored_state && watermark_) {
+    ARROW_RETURN_NOT_OK(valve_.restore(
+        std::string_view(reinterpret_cast<const char*>(context.restored_state->data()),
+                         size_t(context.restored_state->size()))));
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status ScanOperator::process_split(int split, std::shared_ptr<arrow::RecordBatch> batch,
                                           Collector& out) {
   std::vector<std::shared_ptr<arrow::Array>> read_columns;
   read_columns.reserve(positions_.size());
   for (int p : positions_) read_columns.push_back(batch->column(p));
   auto read = arrow::RecordBatch::Make(read_schema_, batch->num_rows(), std::move(read_columns));
   ARROW_ASSIGN_OR_RAISE(auto output, project(*read, output_schema_, outputs_, passthrough_));
+  // The watermark candidate comes from every row, before the filter (Flink assigns watermarks in
+  // the source), but is emitted after the rows: rows of this batch are not late to themselves.
+  int64_t candidate = Watermark::kMin;
   if (watermark_ && output->num_rows() > 0) {
     ARROW_ASSIGN_OR_RAISE(auto wm, watermark_->evaluate_array(*output));
     ARROW_ASSIGN_OR_RAISE(auto max, arrow::compute::MinMax(wm));
     const auto& pair = static_cast<const arrow::StructScalar&>(*max.scalar());
     const auto& hi = static_cast<const arrow::TimestampScalar&>(*pair.value[1]);
-    if (hi.is_valid && hi.value > watermark_micros_) {
-      watermark_micros_ = hi.value;
-      ARROW_RETURN_NOT_OK(out.emit_watermark(Watermark{watermark_micros_, false}));
-    }
+    if (hi.is_valid) candidate = hi.value;
   }
   if (filter_) {
     ARROW_ASSIGN_OR_RAISE(output, filter_batch(output, *filter_));
   }
-  if (output->num_rows() == 0) return arrow::Status::OK();
-  return out.emit(std::move(output));
+  if (output->num_rows() > 0) ARROW_RETURN_NOT_OK(out.emit(std::move(output)));
+  if (watermark_) {
+    if (auto advanced = valve_.on_split(split, candidate, now_micros())) {
+      ARROW_RETURN_NOT_OK(out.emit_watermark(*advanced));
+    }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status ScanOperator::on_tick(int64_t now, Collector& out) {
+  if (!watermark_) return arrow::Status::OK();
+  if (auto advanced = valve_.on_tick(now)) return out.emit_watermark(*advanced);
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> ScanOperator::snapshot_state(int64_t) {
+  if (!watermark_) return std::shared_ptr<arrow::Buffer>();
+  return arrow::Buffer::FromString(valve_.serialize());
 }
 
 arrow::Status ScanOperator::close(bool end_of_data, Collector& out) {
@@ -142,6 +172,13 @@ arrow::Result<std::unique_ptr<ProjectOperator>> ProjectOperator::make(
 arrow::Status ProjectOperator::process_batch(int, std::shared_ptr<arrow::RecordBatch> batch,
                                              Collector& out) {
   ARROW_ASSIGN_OR_RAISE(auto projected, project(*batch, schema_, exprs_, passthrough_));
+  if (has_row_kind(*batch)) {
+    // An updating input keeps its row kind through the projection.
+    const int last = batch->num_columns() - 1;
+    ARROW_ASSIGN_OR_RAISE(
+        projected, projected->AddColumn(projected->num_columns(), batch->schema()->field(last),
+                                        batch->column(last)));
+  }
   return out.emit(std::move(projected));
 }
 
@@ -154,7 +191,14 @@ arrow::Status SharedSink::open(const OperatorContext& context) {
   return sink_->open(context);
 }
 
-arrow::Status SharedSink::write(const std::shared_ptr<arrow::RecordBatch>& batch) {
+arrow::Status SharedSink::write(std::shared_ptr<arrow::RecordBatch> batch) {
+  std::vector<int8_t> kinds;
+  if (has_row_kind(*batch)) {
+    // An updating result: the row kind travels as the last column; the sink gets it apart.
+    const auto& k = static_cast<const arrow::Int8Array&>(*batch->column(batch->num_columns() - 1));
+    kinds.assign(k.raw_values(), k.raw_values() + k.length());
+    ARROW_ASSIGN_OR_RAISE(batch, batch->RemoveColumn(batch->num_columns() - 1));
+  }
   if (batch->num_columns() != schema_->num_fields()) {
     return arrow::Status::Invalid("sink ", table_, " expects ", schema_->num_fields(),
                                   " columns, got ", batch->num_columns());
@@ -172,6 +216,7 @@ arrow::Status SharedSink::write(const std::shared_ptr<arrow::RecordBatch>& batch
   auto renamed = arrow::RecordBatch::Make(schema_, batch->num_rows(), std::move(columns));
   std::lock_guard lock(mutex_);
   if (closed_) return arrow::Status::Invalid("sink ", table_, " written after close");
+  if (!kinds.empty()) return sink_->write_changelog(renamed, kinds);
   return sink_->write(renamed);
 }
 

@@ -10,6 +10,7 @@
 #include "exec/connector.h"
 #include "exec/expression.h"
 #include "exec/operator.h"
+#include "exec/watermark.h"
 #include "sql/logical_plan.h"
 
 namespace roadpulse::exec {
@@ -21,11 +22,20 @@ namespace roadpulse::exec {
 class ScanOperator final : public Operator {
  public:
   /// `positions[i]`: where scan read column i sits in the shared source batch.
+  /// `idle_timeout_micros` > 0: a split silent that long stops holding the watermark back.
   static arrow::Result<std::unique_ptr<ScanOperator>> make(const sql::LogicalNode& scan,
-                                                           std::vector<int> positions);
+                                                           std::vector<int> positions,
+                                                           int64_t idle_timeout_micros = 0);
   std::string name() const override { return name_; }
+  arrow::Status open(const OperatorContext& context) override;
+  /// A batch of one source split (SourceChunk::split; -1 = the source does not tell).
+  arrow::Status process_split(int split, std::shared_ptr<arrow::RecordBatch> batch, Collector& out);
   arrow::Status process_batch(int input, std::shared_ptr<arrow::RecordBatch> batch,
-                              Collector& out) override;
+                              Collector& out) override {
+    return process_split(-1, std::move(batch), out);
+  }
+  arrow::Status on_tick(int64_t now_micros, Collector& out) override;
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t checkpoint_id) override;
   arrow::Status close(bool end_of_data, Collector& out) override;
 
  private:
@@ -38,7 +48,7 @@ class ScanOperator final : public Operator {
   std::vector<int> passthrough_;  // per output: read column index when a plain column ref, else -1
   std::unique_ptr<CompiledExpr> watermark_;
   std::unique_ptr<CompiledExpr> filter_;
-  int64_t watermark_micros_ = Watermark::kMin;
+  WatermarkValve valve_;
 };
 
 class FilterOperator final : public Operator {
@@ -78,7 +88,8 @@ class SharedSink {
         table_(std::move(table)),
         connector_(std::move(connector)) {}
   arrow::Status open(const OperatorContext& context);
-  arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch);
+  /// A batch of the sink's row; a trailing `_rowkind` column makes it changelog rows.
+  arrow::Status write(std::shared_ptr<arrow::RecordBatch> batch);
   arrow::Status close(bool end_of_data);
   Sink& sink() { return *sink_; }
   const std::string& table() const { return table_; }
