@@ -54,7 +54,7 @@ std::map<std::string, std::string> base_config(const RunConfig& config) {
     out["streams.backend"] = "kafka";
     out["streams.kafka.bootstrap.servers"] = config.streams.bootstrap_servers;
     for (const auto& [k, v] : config.streams.kafka_properties) {
-      out["streams.kafka.properties." + k] = v;
+      out["streams.kafka." + k] = v;  // librdkafka properties, passed through
     }
   }
   for (const auto& [k, v] : config.pipeline.set) out[k] = v;
@@ -220,12 +220,14 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
   ARROW_ASSIGN_OR_RAISE(pipeline->app_, ServerApp::open(std::move(options)));
   ServerApp& app = *pipeline->app_;
 
-  // Streams the pipeline reads or writes exist before its jobs start.
+  // Streams the pipeline reads or writes exist before its jobs start (on Kafka, topics are the
+  // connector's business: it creates missing ones with the same shard count).
   auto log = app.log();
+  const bool embedded_streams = config.streams.backend == "embedded";
   ARROW_ASSIGN_OR_RAISE(auto existing, log->list_streams());
   for (const auto& name : planned.session->catalog().table_names()) {
     auto table = planned.session->catalog().table(name);
-    if (!table || !is_stream_table(*table)) continue;
+    if (!embedded_streams || !table || !is_stream_table(*table)) continue;
     auto stream = table->options.find("stream");
     if (stream == table->options.end()) continue;
     if (std::find(existing.begin(), existing.end(), stream->second) != existing.end()) continue;
