@@ -77,6 +77,11 @@ std::string archive_table_name(const std::string& stream);
 /// The JSON line written under _errors/ for a rejected record (no trailing newline).
 std::string error_line(const log::StoredRecord& record, const std::string& reason);
 
+/// The stats as Prometheus exposition lines (HELP/TYPE included), labelled stream="<stream>":
+/// roadpulse_archive_records_total, _bytes_total, _written_bytes_total, _files_total,
+/// _error_records_total, _expired_records_total, _buffered_records, _last_flush_timestamp_seconds.
+std::string prometheus_text(const std::string& stream, const ArchiveStats& stats);
+
 /// zstd-compresses `data` as one frame (content size recorded) at `level`.
 arrow::Result<std::string> zstd_compress(std::string_view data, int level);
 /// Decompresses every frame of `data` (tests and readers).

@@ -58,6 +58,35 @@ std::string error_line(const log::StoredRecord& record, const std::string& reaso
   return out;
 }
 
+std::string prometheus_text(const std::string& stream, const ArchiveStats& s) {
+  std::string label = "{stream=";
+  append_json_string(stream, label);  // Prometheus label values escape like JSON strings
+  label += "}";
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, double value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{}{} {}\n", name, help, name, type, name, label,
+                       value);
+  };
+  metric("roadpulse_archive_records_total", "counter", "Records written to the raw archive.",
+         double(s.records));
+  metric("roadpulse_archive_bytes_total", "counter", "Record bytes archived (uncompressed).",
+         double(s.bytes));
+  metric("roadpulse_archive_written_bytes_total", "counter",
+         "Compressed bytes of the archive files written.", double(s.bytes_written));
+  metric("roadpulse_archive_files_total", "counter", "Archive files written (data and errors).",
+         double(s.files));
+  metric("roadpulse_archive_error_records_total", "counter",
+         "Records written under _errors/ (not JSON objects).", double(s.error_records));
+  metric("roadpulse_archive_expired_records_total", "counter",
+         "Records the log's retention removed before they were archived.",
+         double(s.expired_records));
+  metric("roadpulse_archive_buffered_records", "gauge", "Records read, not yet flushed.",
+         double(s.buffered_records));
+  metric("roadpulse_archive_last_flush_timestamp_seconds", "gauge",
+         "Wall clock of the last flush (0 before the first).", double(s.last_flush_ms) / 1000.0);
+  return out;
+}
+
 arrow::Result<std::string> zstd_compress(std::string_view data, int level) {
   std::string out(ZSTD_compressBound(data.size()), '\0');
   const size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);

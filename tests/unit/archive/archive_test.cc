@@ -54,6 +54,20 @@ TEST(ArchiveLayout, ErrorLineCarriesReasonPositionAndBase64) {
             R"("rawData": "bm8="})");
 }
 
+TEST(ArchiveLayout, PrometheusText) {
+  ArchiveStats s;
+  s.records = 12;
+  s.last_flush_ms = 1500;
+  const std::string text = prometheus_text("raw-1", s);
+  EXPECT_NE(text.find("# TYPE roadpulse_archive_records_total counter\n"
+                      "roadpulse_archive_records_total{stream=\"raw-1\"} 12\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("roadpulse_archive_last_flush_timestamp_seconds{stream=\"raw-1\"} 1.5\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(ArchiveLayout, ZstdRoundTripAcrossFrames) {
   std::string big;
   for (int i = 0; i < 100000; ++i) big += "{\"i\": " + std::to_string(i) + "}\n";
