@@ -47,8 +47,8 @@ struct ArchiveOptions {
   std::string consumer = "roadpulse-archive";  // name of the durable consumer positions
   int64_t buffer_bytes = 5LL << 20;            // flush once this many record bytes are buffered
   int64_t buffer_interval_ms = 300'000;        // ... or the oldest buffered record is this old
-  int compression_level = 3;                   // zstd level
-  int read_records = 10'000;                   // records per log read
+  int compression_level = 1;  // zstd level: 1 keeps ~95% of level 3's ratio at half the CPU
+  int read_records = 10'000;  // records per log read
   /// Register `raw.<stream>` (format json) in <lake_dir>/_catalog and add each file to it.
   bool register_table = true;
 };

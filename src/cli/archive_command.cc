@@ -28,7 +28,7 @@ struct ArchiveArgs {
   std::string buffer_size = "5MiB";
   std::string buffer_interval = "300s";
   std::string consumer = "roadpulse-archive";
-  int compression_level = 3;
+  int compression_level = 1;
   bool once = false;
 };
 
