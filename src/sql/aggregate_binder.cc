@@ -194,6 +194,52 @@ arrow::Result<Binder::WindowRelation> Binder::bind_window_tvf(const ast::TableRe
   return out;
 }
 
+arrow::Result<WindowSpec> Binder::bind_legacy_window(const ast::Expr& f, const Relation& input) {
+  WindowSpec spec;
+  const std::string& name = f.op;
+  const char* usage = name == "TUMBLE" ? "TUMBLE(rowtime, size)"
+                      : name == "HOP"  ? "HOP(rowtime, slide, size)"
+                                       : "SESSION(rowtime, gap)";
+  spec.kind = name == "TUMBLE" ? WindowKind::kTumble
+              : name == "HOP"  ? WindowKind::kHop
+                               : WindowKind::kSession;
+  const size_t n_args = name == "HOP" ? 3 : 2;
+  if (f.args.size() != n_args) {
+    return error(f.pos, fmt::format("group window {} takes {}", name, usage));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto time, bind_expr(*f.args[0], input.scope));
+  if (time->kind != BoundExprKind::kColumnRef ||
+      time->type.time_attribute != TimeAttribute::kRowtime) {
+    return error(f.args[0]->pos,
+                 fmt::format("the first argument of {} must be an event-time attribute (a column "
+                             "with a WATERMARK), but it is {}",
+                             name, time->type.to_string()));
+  }
+  spec.time_column = time->column_index;
+  std::vector<int64_t> micros;
+  for (size_t i = 1; i < f.args.size(); ++i) {
+    ARROW_ASSIGN_OR_RAISE(auto v, bind_expr(*f.args[i], Scope{}));
+    if (v->kind != BoundExprKind::kLiteral || v->type.id != TypeId::kIntervalDayTime ||
+        !v->literal->is_valid ||
+        static_cast<const arrow::DurationScalar&>(*v->literal).value <= 0) {
+      return error(f.args[i]->pos, fmt::format("{} needs positive interval literals such as "
+                                               "INTERVAL '1' MINUTE: {}",
+                                               name, usage));
+    }
+    micros.push_back(static_cast<const arrow::DurationScalar&>(*v->literal).value);
+  }
+  if (spec.kind == WindowKind::kHop) {
+    spec.slide_micros = micros[0];
+    spec.size_micros = micros[1];
+    if (spec.size_micros % spec.slide_micros != 0) {
+      return error(f.args[2]->pos, "HOP window size must be an integral multiple of the slide");
+    }
+  } else {
+    spec.size_micros = micros[0];
+  }
+  return spec;
+}
+
 arrow::Result<Binder::Relation> Binder::bind_aggregate_select(const ast::Select& s) {
   if (!s.from) return error(s.pos, "GROUP BY and aggregates need a FROM clause");
   Relation rel;
@@ -206,6 +252,22 @@ arrow::Result<Binder::Relation> Binder::bind_aggregate_select(const ast::Select&
     qualifier = w.qualifier;
   } else {
     ARROW_ASSIGN_OR_RAISE(rel, bind_table_ref(*s.from));
+  }
+  // Legacy group window: GROUP BY TUMBLE(ts, INTERVAL ...), k (Flink's older syntax).
+  const ast::Expr* legacy = nullptr;
+  if (!window) {
+    for (const auto& g : s.group_by) {
+      if (g->kind == ast::ExprKind::kCall &&
+          (g->op == "TUMBLE" || g->op == "HOP" || g->op == "SESSION")) {
+        if (legacy) return error(g->pos, "GROUP BY takes at most one group window");
+        legacy = g.get();
+      }
+    }
+    if (legacy) {
+      ARROW_ASSIGN_OR_RAISE(auto spec, bind_legacy_window(*legacy, rel));
+      window = spec;
+      qualifier = "$window";
+    }
   }
   const int n_input = static_cast<int>(rel.node->schema.size());
   SqlType rowtime_type = SqlType::timestamp(3, false);
@@ -246,6 +308,10 @@ arrow::Result<Binder::Relation> Binder::bind_aggregate_select(const ast::Select&
   std::vector<std::string> key_names;
   bool grouped_start = false, grouped_end = false;
   for (const auto& g : s.group_by) {
+    if (g.get() == legacy) {
+      grouped_start = grouped_end = true;
+      continue;
+    }
     ARROW_ASSIGN_OR_RAISE(auto k, bind_expr(*g, scope));
     if (window && k->kind == BoundExprKind::kColumnRef && k->column_index >= n_input) {
       grouped_start = grouped_start || k->column_index == n_input;
@@ -274,8 +340,15 @@ arrow::Result<Binder::Relation> Binder::bind_aggregate_select(const ast::Select&
 
   // SELECT list and HAVING, with aggregates collected into `aggregates`.
   std::vector<AggregateCall> aggregates;
+  // Legacy SESSION windows are per group key, as Flink's group-window sessions are.
+  if (legacy && window->kind == WindowKind::kSession) window->partition_keys = keys;
   AggregateContext ctx;
   ctx.input_scope = &rel.scope;
+  if (legacy) {
+    ctx.legacy_window_column = n_input;
+    ctx.legacy_window_function = legacy->op;
+    for (const auto& a : legacy->args) ctx.legacy_window_args += a->to_string() + ",";
+  }
   ctx.pre_exprs = &pre_exprs;
   ctx.aggregates = &aggregates;
   aggregate_context_ = &ctx;

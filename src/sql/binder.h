@@ -67,6 +67,8 @@ class Binder {
   };
   arrow::Result<WindowRelation> bind_window_tvf(const ast::TableRef& ref);
   arrow::Result<Relation> bind_aggregate_select(const ast::Select& select);
+  /// GROUP BY TUMBLE(ts, size) / HOP(ts, slide, size) / SESSION(ts, gap): the window spec.
+  arrow::Result<WindowSpec> bind_legacy_window(const ast::Expr& call, const Relation& input);
   arrow::Result<BoundExprPtr> bind_aggregate_call(const ast::Expr& call);
   struct AggregateContext {
     const Scope* input_scope = nullptr;              // aggregate arguments bind here
@@ -74,6 +76,11 @@ class Binder {
     std::vector<AggregateCall>* aggregates = nullptr;
     std::vector<std::string> aggregate_keys;  // canonical text of each aggregate, for reuse
     bool inside_aggregate = false;
+    // Legacy group window (GROUP BY TUMBLE(ts, INTERVAL ...)): TUMBLE_START/_END/_ROWTIME (and
+    // HOP_*, SESSION_*) with the same arguments bind to the window columns at this scope index.
+    int legacy_window_column = -1;
+    std::string legacy_window_function;  // "TUMBLE", "HOP", "SESSION"
+    std::string legacy_window_args;      // the call's arguments as text, to match
   };
   AggregateContext* aggregate_context_ = nullptr;
 

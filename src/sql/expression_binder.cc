@@ -103,7 +103,8 @@ const std::set<std::string, std::less<>> kAggregates = {
     "COLLECT",     "STDDEV",     "VARIANCE",   "ARRAY_AGG",   "SUM0",    "APPROX_COUNT_DISTINCT"};
 const std::set<std::string, std::less<>> kGroupWindowFunctions = {
     "TUMBLE",         "HOP",       "CUMULATE", "SESSION",       "TUMBLE_START", "TUMBLE_END",
-    "TUMBLE_ROWTIME", "HOP_START", "HOP_END",  "SESSION_START", "SESSION_END"};
+    "TUMBLE_ROWTIME", "HOP_START", "HOP_END",  "SESSION_START", "SESSION_END",  "HOP_ROWTIME",
+    "SESSION_ROWTIME"};
 
 }  // namespace
 
@@ -748,7 +749,30 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
                                     name));
   }
   if (kGroupWindowFunctions.contains(name)) {
-    return error(e.pos, fmt::format("window function {} is not supported yet", name));
+    // TUMBLE_START(ts, INTERVAL ...) and friends name a column of the legacy group window.
+    const AggregateContext* ctx = aggregate_context_;
+    const size_t underscore = name.find('_');
+    if (ctx && ctx->legacy_window_column >= 0 && underscore != std::string::npos) {
+      const std::string family = name.substr(0, underscore);
+      const std::string part = name.substr(underscore + 1);
+      std::string args;
+      for (const auto& a : e.args) args += a->to_string() + ",";
+      if (family != ctx->legacy_window_function || args != ctx->legacy_window_args) {
+        return error(e.pos, fmt::format("{} must name the window of the GROUP BY clause: {}(...) "
+                                        "with the same arguments",
+                                        name, ctx->legacy_window_function));
+      }
+      const int offset = part == "START" ? 0 : part == "END" ? 1 : 2;
+      const Scope::Column& c = scope.columns.at(size_t(ctx->legacy_window_column + offset));
+      return BoundExpr::column(ctx->legacy_window_column + offset, c.name, c.type);
+    }
+    if (name == "TUMBLE" || name == "HOP" || name == "SESSION" || name == "CUMULATE") {
+      return error(e.pos, fmt::format("{}(...) as a group window belongs in GROUP BY (legacy "
+                                      "syntax) or in FROM TABLE({}(TABLE t, DESCRIPTOR(ts), ...))",
+                                      name, name));
+    }
+    return error(e.pos, fmt::format("{} is only valid with a GROUP BY {}(...) group window", name,
+                                    name.substr(0, name.find('_'))));
   }
   if (e.distinct || e.star_arg) {
     return error(e.pos, fmt::format("{}({}) is only valid for aggregate functions", name,

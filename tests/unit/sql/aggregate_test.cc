@@ -200,5 +200,45 @@ TEST_F(AggregateTest, Errors) {
               HasSubstr("table 'nope' not found"));
 }
 
+TEST_F(AggregateTest, LegacyGroupWindowSyntax) {
+  auto q = plan(
+      "SELECT county, TUMBLE_START(ts, INTERVAL '1' MINUTE) AS ws, "
+      "TUMBLE_END(ts, INTERVAL '1' MINUTE) AS we, TUMBLE_ROWTIME(ts, INTERVAL '1' MINUTE) AS rt, "
+      "COUNT(*) AS n FROM acc GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE), county");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(names(q->schema), (std::vector<std::string>{"county", "ws", "we", "rt", "n"}));
+  EXPECT_EQ(q->schema[3].type.time_attribute, TimeAttribute::kRowtime);
+  const LogicalNode& agg = *q->inputs[0];
+  ASSERT_EQ(agg.kind, LogicalNodeKind::kWindowAggregate);
+  EXPECT_EQ(agg.window->kind, WindowKind::kTumble);
+  EXPECT_EQ(agg.window->size_micros, 60000000);
+  EXPECT_EQ(agg.group_keys.size(), 1u);
+
+  auto hop = plan(
+      "SELECT HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '10' MINUTE), COUNT(*) FROM acc "
+      "GROUP BY HOP(ts, INTERVAL '1' MINUTE, INTERVAL '10' MINUTE)");
+  ASSERT_TRUE(hop);
+  EXPECT_EQ(hop->inputs[0]->window->kind, WindowKind::kHop);
+  EXPECT_EQ(hop->inputs[0]->window->slide_micros, 60000000);
+
+  // Legacy sessions are per group key.
+  auto session = plan(
+      "SELECT state, SESSION_START(ts, INTERVAL '5' MINUTE), COUNT(*) FROM acc "
+      "GROUP BY state, SESSION(ts, INTERVAL '5' MINUTE)");
+  ASSERT_TRUE(session);
+  EXPECT_EQ(session->inputs[0]->window->partition_keys, session->inputs[0]->group_keys);
+
+  EXPECT_THAT(plan_error("SELECT TUMBLE_START(ts, INTERVAL '2' MINUTE) FROM acc "
+                         "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"),
+              HasSubstr("must name the window of the GROUP BY clause"));
+  EXPECT_THAT(plan_error("SELECT COUNT(*) FROM acc GROUP BY TUMBLE(plain_ts, INTERVAL '1' MINUTE)"),
+              HasSubstr("must be an event-time attribute"));
+  EXPECT_THAT(plan_error("SELECT TUMBLE_END(ts, INTERVAL '1' MINUTE) FROM acc GROUP BY state"),
+              HasSubstr("only valid with a GROUP BY TUMBLE(...) group window"));
+  EXPECT_THAT(plan_error("SELECT COUNT(*) FROM acc GROUP BY HOP(ts, INTERVAL '7' MINUTE, "
+                         "INTERVAL '10' MINUTE)"),
+              HasSubstr("integral multiple of the slide"));
+}
+
 }  // namespace
 }  // namespace roadpulse::sql
