@@ -2,7 +2,9 @@
 // ('metric.time-column', default: processing time), dimension values ('metric.dimensions',
 // default: every other column) and a value ('metric.value-column', default: 1 per row, so the
 // metric counts rows). Samples are summed per second and series; the store is snapshotted to
-// <data-dir>/realtime/ at every checkpoint and when the job ends. Delivery is at-least-once: a
+// <data-dir>/realtime/ at every checkpoint and when the job ends. An updating result (GROUP BY
+// without a window) is taken too: retracted rows subtract their value, so a series' total follows
+// each group's latest value. Delivery is at-least-once: a
 // job restarted from a checkpoint re-adds the rows it replays.
 
 #include <chrono>
@@ -158,6 +160,18 @@ class MetricsSink final : public exec::Sink {
   std::string name() const override { return "metrics(" + metric_ + ")"; }
 
   arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    return add(batch, nullptr);
+  }
+  // An updating result (unwindowed GROUP BY on a stream): a retraction (-U, -D) subtracts the
+  // value its row had added, so a series' running total is the latest value of each group.
+  bool accepts_changelog() const override { return true; }
+  arrow::Status write_changelog(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                const std::vector<int8_t>& kinds) override {
+    return add(batch, &kinds);
+  }
+
+  arrow::Status add(const std::shared_ptr<arrow::RecordBatch>& batch,
+                    const std::vector<int8_t>* kinds) {
     const int64_t rows = batch->num_rows();
     samples_.resize(static_cast<size_t>(rows));
     const int64_t now_s = processing_time_s();
@@ -171,6 +185,7 @@ class MetricsSink final : public exec::Sink {
       } else {
         s.value = 1;
       }
+      if (kinds && ((*kinds)[size_t(r)] == 1 || (*kinds)[size_t(r)] == 3)) s.value = -s.value;
       if (time_column_ >= 0 && !batch->column(time_column_)->IsNull(r)) {
         auto t = cell_time_s(*batch->column(time_column_), r, column_names_[time_column_]);
         if (!t.ok())

@@ -11,6 +11,7 @@
 
 #include "connect/registry.h"
 #include "exec/job.h"
+#include "realtime/hub.h"
 #include "sql/session.h"
 
 namespace roadpulse::connect {
@@ -199,6 +200,38 @@ TEST_F(ConnectorsTest, PrintUsesFlinkRowFormat) {
                 .status());
   EXPECT_EQ(printed(),
             "out> +I[1, 2016-02-08T05:46, null, 3.0]\nout> +I[2, 2016-02-08T05:46, null, 3.0]\n");
+}
+
+TEST_F(ConnectorsTest, ChangelogIntoPrintAndMetrics) {
+  // Two input files are two batches: the second updates group 1.
+  fs::create_directories(dir_ / "in");
+  std::ofstream(dir_ / "in" / "a.json") << R"({"k":1,"v":5})"
+                                           "\n"
+                                           R"({"k":2,"v":1})"
+                                           "\n";
+  std::ofstream(dir_ / "in" / "b.json") << R"({"k":1,"v":2})"
+                                           "\n";
+  ASSERT_OK(run(R"(
+    SET 'execution.runtime-mode' = 'streaming';
+    CREATE TABLE src (k BIGINT, v BIGINT) WITH ('connector' = 'filesystem',
+      'path' = ')" +
+                (dir_ / "in").string() + R"(', 'format' = 'json');
+    CREATE TABLE p (k BIGINT, total BIGINT) WITH ('connector' = 'print');
+    CREATE TABLE m (k BIGINT, total BIGINT) WITH ('connector' = 'metrics',
+      'metric.name' = 'totals', 'metric.value-column' = 'total');
+    EXECUTE STATEMENT SET BEGIN
+      INSERT INTO p SELECT k, SUM(v) FROM src GROUP BY k;
+      INSERT INTO m SELECT k, SUM(v) FROM src GROUP BY k;
+    END;
+  )")
+                .status());
+  EXPECT_EQ(printed(), "+I[1, 5]\n+I[2, 1]\n-U[1, 5]\n+U[1, 7]\n");
+  // The metrics sink subtracts retractions: each series' total is its group's latest value.
+  auto store = realtime::Hub::for_data_dir((dir_ / "data").string())->metrics().ValueOrDie();
+  std::string text;
+  store->append_prometheus(text);
+  EXPECT_THAT(text, testing::HasSubstr(R"(roadpulse_totals_total{k="1"} 7)"));
+  EXPECT_THAT(text, testing::HasSubstr(R"(roadpulse_totals_total{k="2"} 1)"));
 }
 
 TEST_F(ConnectorsTest, DatagenRespectsRowsAndRate) {
