@@ -57,6 +57,7 @@ arrow::Status serve(const ServeOptions& opts) {
                opts.durability);
   // A line on stdout that scripts can wait for.
   std::cout << "listening on http://" << app->address() << std::endl;
+  spdlog::info("serve: dashboard on http://{}/", app->address());
   app->run_until_signal();
   spdlog::info("serve: stopping jobs and closing the log");
   return arrow::Status::OK();

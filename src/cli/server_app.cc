@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "dashboard/http_routes.h"
 #include "realtime/http_api.h"
 #include "server/kinesis_http.h"
 #include "server/kinesis_service.h"
@@ -60,6 +61,9 @@ struct ServerApp::Impl {
   std::unique_ptr<server::KinesisService> kinesis;
   std::unique_ptr<server::KinesisHttpHandler> kinesis_http;
   std::unique_ptr<realtime::HttpRoutes> realtime_routes;
+  // The dashboard (/, /api/stream, /api/streams, /api/events/recent); after `http` in
+  // destruction order, before the log.
+  std::unique_ptr<dashboard::HttpRoutes> dashboard_routes;
   std::vector<Route> routes;
   std::function<std::optional<std::string>()> readiness;
   std::unique_ptr<server::HttpServer> http;
@@ -156,6 +160,7 @@ struct ServerApp::Impl {
                 "ID:SECRET' (roadpulse sql/jobs read ROADPULSE_ACCESS_KEY)\"}"};
       }
     }
+    if (auto response = dashboard_routes->handle(request)) return std::move(*response);
     if (auto response = gateway->handle(request)) return std::move(*response);
     for (auto& route : routes) {
       if (auto response = route(request)) return std::move(*response);
@@ -213,6 +218,8 @@ arrow::Result<std::unique_ptr<ServerApp>> ServerApp::open(ServerAppOptions optio
                                                                     server::SigV4Verifier(keys));
   ARROW_ASSIGN_OR_RAISE(impl->realtime_routes,
                         realtime::HttpRoutes::make(options.data_dir, impl->log.get()));
+  ARROW_ASSIGN_OR_RAISE(impl->dashboard_routes,
+                        dashboard::HttpRoutes::make(options.data_dir, impl->log.get()));
 
   connect::ConnectOptions connect_options;
   connect_options.data_dir = options.data_dir;

@@ -39,6 +39,9 @@ arrow::Result<MetricStore*> Hub::metrics(const MetricStoreOptions* options) {
     MetricStoreOptions opts = options ? *options : MetricStoreOptions{};
     opts.snapshot_dir = data_dir_ + "/realtime";
     ARROW_ASSIGN_OR_RAISE(metrics_, MetricStore::open(opts));
+    metrics_->set_add_listener([this](const std::string& name, const std::vector<Sample>& samples) {
+      fan_out(name, samples);
+    });
   }
   return metrics_.get();
 }
@@ -87,6 +90,29 @@ void Hub::release_alerts() {
 AlertOutbox* Hub::alerts_if_open() {
   std::lock_guard lock(mutex_);
   return outbox_.get();
+}
+
+arrow::Result<int64_t> Hub::subscribe_samples(SampleListener listener) {
+  ARROW_RETURN_NOT_OK(metrics().status());
+  std::lock_guard lock(listeners_mutex_);
+  const int64_t id = next_listener_++;
+  listeners_[id] = std::make_shared<const SampleListener>(std::move(listener));
+  return id;
+}
+
+void Hub::unsubscribe_samples(int64_t id) {
+  std::lock_guard lock(listeners_mutex_);
+  listeners_.erase(id);
+}
+
+void Hub::fan_out(const std::string& name, const std::vector<Sample>& samples) {
+  std::vector<std::shared_ptr<const SampleListener>> listeners;
+  {
+    std::lock_guard lock(listeners_mutex_);
+    if (listeners_.empty()) return;
+    for (const auto& [id, l] : listeners_) listeners.push_back(l);
+  }
+  for (const auto& l : listeners) (*l)(name, samples);
 }
 
 std::string Hub::prometheus() {

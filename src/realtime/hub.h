@@ -3,6 +3,7 @@
 // snapshotted to <data-dir>/realtime/) and the alert outbox with its dispatchers. Sinks of every
 // job and the HTTP routes share it, so a query sees what a running job wrote.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,10 +39,22 @@ class Hub {
   /// Prometheus exposition: the metrics and the real-time layer's own health.
   std::string prometheus();
 
+  /// Live feed of metric samples as sinks add them (the dashboard's Server-Sent Events): the
+  /// listener runs on the sink's thread right after each add, so it must only hand the samples
+  /// off. Opens the metric store if needed. Returns an id for unsubscribe_samples().
+  using SampleListener = MetricStore::AddListener;
+  arrow::Result<int64_t> subscribe_samples(SampleListener listener);
+  void unsubscribe_samples(int64_t id);
+
   explicit Hub(std::string data_dir) : data_dir_(std::move(data_dir)) {}
 
  private:
+  void fan_out(const std::string& name, const std::vector<Sample>& samples);
+
   std::string data_dir_;
+  std::mutex listeners_mutex_;
+  std::map<int64_t, std::shared_ptr<const SampleListener>> listeners_;
+  int64_t next_listener_ = 1;
   std::mutex mutex_;
   std::unique_ptr<MetricStore> metrics_;
   std::unique_ptr<AlertOutbox> outbox_;

@@ -584,7 +584,18 @@ arrow::Status MetricStore::declare(const std::string& name,
   return impl_->declare(name, dimensions);
 }
 arrow::Status MetricStore::add(const std::string& name, const std::vector<Sample>& samples) {
-  return impl_->add(name, samples);
+  ARROW_RETURN_NOT_OK(impl_->add(name, samples));
+  std::shared_ptr<const AddListener> listener;
+  {
+    std::lock_guard lock(listener_mutex_);
+    listener = listener_;
+  }
+  if (listener) (*listener)(name, samples);
+  return arrow::Status::OK();
+}
+void MetricStore::set_add_listener(AddListener listener) {
+  std::lock_guard lock(listener_mutex_);
+  listener_ = listener ? std::make_shared<const AddListener>(std::move(listener)) : nullptr;
 }
 arrow::Result<QueryResult> MetricStore::query(const MetricQuery& query) const {
   return impl_->query(query);

@@ -11,8 +11,10 @@
 // Concurrency: every method is thread-safe (one mutex; sinks add whole batches under it).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -87,6 +89,12 @@ class MetricStore {
   /// Adds samples to a declared metric. Each sample's dimension count must match.
   arrow::Status add(const std::string& name, const std::vector<Sample>& samples);
 
+  /// Called after every successful add() with the samples added (on the adding thread, outside
+  /// the store's lock; it must be quick). One listener; Hub fans it out to subscribers.
+  using AddListener =
+      std::function<void(const std::string& name, const std::vector<Sample>& samples)>;
+  void set_add_listener(AddListener listener);
+
   arrow::Result<QueryResult> query(const MetricQuery& query) const;
   std::vector<MetricInfo> metrics() const;
   /// Oldest and newest sample times held at any resolution ({0, 0} when empty).
@@ -106,6 +114,8 @@ class MetricStore {
  private:
   explicit MetricStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  std::mutex listener_mutex_;
+  std::shared_ptr<const AddListener> listener_;
 };
 
 /// Parses a `where` text: "State=CA,Severity=3|4" (values of one dimension separated by '|').

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <nghttp2/nghttp2.h>
 #include <spdlog/spdlog.h>
 
@@ -147,9 +149,11 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->detect(); });
   }
 
-  /// Closes the connection if it is waiting for a request (called at shutdown).
+  /// Closes the connection if it is waiting for a request, ends it if it streams a response
+  /// (called at shutdown).
   void close_if_idle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->stream_state_) return self->end_stream();
       if (self->reading_ && (!self->h2_ || self->h2_in_flight_ == 0)) {
         beast::error_code ec;
         self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -232,6 +236,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(HttpResponse response) {
+    if (response.stream) return start_stream(std::move(response));
     res_.emplace();
     res_->result(static_cast<unsigned>(response.status));
     res_->version(11);
@@ -251,7 +256,130 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  // ---- streamed responses (HTTP/1.1, chunked) ---------------------------------------------------
+  struct StreamState {
+    std::atomic<bool> closed{false};
+    std::atomic<size_t> queued{0};
+  };
+
+  class Writer : public BodyWriter {
+   public:
+    Writer(std::weak_ptr<Session> session, std::shared_ptr<StreamState> state, size_t limit)
+        : session_(std::move(session)), state_(std::move(state)), limit_(limit) {}
+    bool write(std::string_view data) override {
+      if (state_->closed) return false;
+      auto session = session_.lock();
+      if (!session) {
+        state_->closed = true;
+        return false;
+      }
+      if (data.empty()) return true;  // an empty chunk would end the body
+      if (state_->queued.fetch_add(data.size()) + data.size() > limit_) {
+        spdlog::warn("http: {} reads a streamed response too slowly; closing it", session->remote_);
+        state_->closed = true;
+        asio::post(session->stream_.get_executor(), [session] { session->end_stream(); });
+        return false;
+      }
+      asio::post(session->stream_.get_executor(),
+                 [session, chunk = std::string(data)] { session->stream_chunk(chunk); });
+      return true;
+    }
+    void close() override {
+      if (auto session = session_.lock()) {
+        asio::post(session->stream_.get_executor(), [session] { session->end_stream(); });
+      }
+      state_->closed = true;
+    }
+    bool closed() const override { return state_->closed; }
+
+   private:
+    std::weak_ptr<Session> session_;
+    std::shared_ptr<StreamState> state_;
+    const size_t limit_;
+  };
+
+  void start_stream(HttpResponse response) {
+    keep_alive_ = false;
+    stream_state_ = std::make_shared<StreamState>();
+    const auto status = static_cast<unsigned>(response.status);
+    std::string head = fmt::format(
+        "HTTP/1.1 {} {}\r\nServer: roadpulse\r\nContent-Type: {}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n",
+        status, std::string(http::obsolete_reason(http::int_to_status(status))),
+        response.content_type);
+    for (const auto& [k, v] : response.headers) head += k + ": " + v + "\r\n";
+    head += "\r\n";
+    stream_pending_ = std::move(head);
+    stream_.expires_never();  // a stream is idle between events; heartbeats are the producer's
+    stream_flush();
+    stream_watch();
+    auto writer = std::make_shared<Writer>(weak_from_this(), stream_state_,
+                                           server_->options_.max_stream_buffer_bytes);
+    try {
+      response.stream(writer);
+    } catch (const std::exception& e) {
+      spdlog::error("http: stream producer failed to start: {}", e.what());
+      end_stream();
+    }
+    if (server_->stopping_) end_stream();
+  }
+
+  // Reads while streaming only to notice the client going away.
+  void stream_watch() {
+    stream_.async_read_some(asio::buffer(watch_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                self->stream_state_->closed = true;
+                                return self->close();
+                              }
+                              self->stream_watch();
+                            });
+  }
+
+  void stream_chunk(const std::string& data) {
+    if (stream_ending_ || closed_) {
+      stream_state_->queued -= data.size();
+      return;
+    }
+    stream_pending_ += fmt::format("{:x}\r\n", data.size());
+    stream_pending_ += data;
+    stream_pending_ += "\r\n";
+    stream_chunk_bytes_ += data.size();
+    stream_flush();
+  }
+
+  void end_stream() {
+    if (!stream_state_ || stream_ending_) return;
+    stream_ending_ = true;
+    stream_state_->closed = true;
+    if (!closed_) stream_pending_ += "0\r\n\r\n";
+    stream_flush();
+  }
+
+  void stream_flush() {
+    if (stream_writing_ || closed_) return;
+    if (stream_pending_.empty()) {
+      if (stream_ending_) close();
+      return;
+    }
+    stream_writing_ = true;
+    stream_inflight_.swap(stream_pending_);
+    const size_t data_bytes = std::exchange(stream_chunk_bytes_, 0);
+    asio::async_write(stream_, asio::buffer(stream_inflight_),
+                      [self = shared_from_this(), data_bytes](beast::error_code ec, size_t) {
+                        self->stream_writing_ = false;
+                        self->stream_inflight_.clear();
+                        self->stream_state_->queued -= data_bytes;
+                        if (ec) {
+                          self->stream_state_->closed = true;
+                          return self->close();
+                        }
+                        self->stream_flush();
+                      });
+  }
+
   void close() {
+    if (stream_state_) stream_state_->closed = true;
     closed_ = true;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -425,6 +553,12 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::post(server_->workers_, [self = shared_from_this(), req, stream_id,
                                    work = asio::make_work_guard(server_->ioc_)] {
       auto response = std::make_shared<HttpResponse>(self->run_handler(*req));
+      if (response->stream) {
+        *response = HttpResponse{505,
+                                 "text/plain; charset=utf-8",
+                                 {},
+                                 "streamed responses (Server-Sent Events) need HTTP/1.1\n"};
+      }
       asio::post(self->stream_.get_executor(), [self, response, stream_id] {
         --self->h2_in_flight_;
         self->h2_respond(stream_id, std::move(*response));
@@ -493,6 +627,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   bool keep_alive_ = true;
   std::atomic<bool> reading_{false};
+
+  std::shared_ptr<StreamState> stream_state_;  // set while streaming a response
+  std::string stream_pending_, stream_inflight_;
+  size_t stream_chunk_bytes_ = 0;  // payload bytes in stream_pending_
+  bool stream_writing_ = false;
+  bool stream_ending_ = false;
+  std::array<char, 512> watch_buffer_{};
 };
 
 void HttpServer::Impl::session_started(const std::shared_ptr<Session>& s) {

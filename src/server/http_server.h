@@ -6,6 +6,12 @@
 // keep-alive idle timeout), a cap on open connections. stop() (or SIGINT/SIGTERM in
 // run_until_signal) stops accepting, closes idle connections, lets in-flight requests finish
 // and answers them, then returns.
+//
+// Streamed responses (Server-Sent Events): a handler may set HttpResponse::stream instead of a
+// body. The server then sends the headers with chunked transfer encoding and hands the producer a
+// BodyWriter; the producer writes whenever it has data (from any thread) and the connection stays
+// open until the producer closes it, the client goes away, or stop() ends every open stream.
+// HTTP/1.1 only: an HTTP/2 request for a stream gets 505.
 
 #include <atomic>
 #include <cstdint>
@@ -32,11 +38,29 @@ struct HttpRequest {
   std::string_view path() const;
 };
 
+/// The producer's end of a streamed response body. Thread-safe; cheap to call often.
+class BodyWriter {
+ public:
+  virtual ~BodyWriter() = default;
+  /// Queues bytes for the client. Returns false once the stream is closed (client gone, server
+  /// stopping, or more than HttpServerOptions::max_stream_buffer_bytes queued for a slow client):
+  /// the producer should then drop the writer.
+  virtual bool write(std::string_view data) = 0;
+  /// Ends the body (after what is queued) and closes the connection. Idempotent.
+  virtual void close() = 0;
+  virtual bool closed() const = 0;
+};
+
+/// Called once, on an I/O thread, when the response headers are queued; must not block.
+using StreamStarter = std::function<void(std::shared_ptr<BodyWriter> writer)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  /// Set for a streamed body (`body` is then ignored); see the top of this file.
+  StreamStarter stream = nullptr;
 };
 
 using HttpHandler = std::function<HttpResponse(HttpRequest& request)>;
@@ -51,6 +75,7 @@ struct HttpServerOptions {
   int64_t write_timeout_ms = 60'000;
   int64_t shutdown_grace_ms = 10'000;
   int max_connections = 4096;
+  size_t max_stream_buffer_bytes = 4 << 20;  // per streamed response; beyond: the client is cut
 };
 
 class HttpServer {
