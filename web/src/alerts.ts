@@ -26,7 +26,7 @@ export class AlertsPanel {
   }
 
   private renderMute() {
-    this.muteButton.textContent = this.muted ? "🔕 Muted" : "🔔 Sound on";
+    this.muteButton.textContent = this.muted ? "Sound: muted" : "Sound: on";
     this.muteButton.setAttribute("aria-pressed", String(this.muted));
     this.panel.dataset.muted = String(this.muted);
   }
@@ -81,6 +81,7 @@ export class AlertsPanel {
       const li = document.createElement("li");
       li.className = `alert sev${esc(a.severity)}`;
       li.dataset.alertId = a.id;
+      li.dataset.key = a.dedup_key;
       li.dataset.severity = a.severity;
       li.dataset.rule = a.rule;
       li.tabIndex = 0;

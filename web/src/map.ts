@@ -124,22 +124,35 @@ export class MapPanel {
     this.drawPoints();
   }
 
+  /** New accidents, oldest first (as the feed sends them): drawn on top, the oldest dropped. */
   addPoints(points: Accident[]) {
-    // Newest first.
     this.points = [...points.slice().reverse(), ...this.points].slice(0, MAX_POINTS);
-    this.drawPoints();
+    const frag = document.createDocumentFragment();
+    for (const a of points) {
+      const c = this.circle(a);
+      if (c) frag.append(c);
+    }
+    this.pointsLayer.append(frag);
+    while (this.pointsLayer.childElementCount > MAX_POINTS) this.pointsLayer.firstChild!.remove();
+    this.root.dataset.points = String(this.pointsLayer.childElementCount);
   }
 
   private drawPoints() {
     const frag = document.createDocumentFragment();
-    let shown = 0;
     // Oldest drawn first so the newest are on top.
     for (let i = this.points.length - 1; i >= 0; --i) {
-      const a = this.points[i];
-      if (this.selected && a.state !== this.selected) continue;
-      if (a.lat === undefined || a.lng === undefined) continue;
+      const c = this.circle(this.points[i]);
+      if (c) frag.append(c);
+    }
+    this.pointsLayer.replaceChildren(frag);
+    this.root.dataset.points = String(this.pointsLayer.childElementCount);
+  }
+
+  private circle(a: Accident): SVGCircleElement | null {
+      if (this.selected && a.state !== this.selected) return null;
+      if (a.lat === undefined || a.lng === undefined) return null;
       const xy = this.projection([a.lng, a.lat]);
-      if (!xy) continue;
+      if (!xy) return null;
       const c = document.createElementNS(SVG, "circle");
       c.setAttribute("cx", xy[0].toFixed(1));
       c.setAttribute("cy", xy[1].toFixed(1));
@@ -151,11 +164,7 @@ export class MapPanel {
       c.addEventListener("mousemove", (e) => this.tip(e,
         `<b>${esc(a.id)}</b> · Severity ${esc(a.severity)}<br>${esc(a.city)}, ${esc(a.county)} County, ${esc(a.state)}<br>${esc(a.time)}`));
       c.addEventListener("mouseleave", () => this.hideTip());
-      frag.append(c);
-      ++shown;
-    }
-    this.pointsLayer.replaceChildren(frag);
-    this.root.dataset.points = String(shown);
+      return c;
   }
 }
 

@@ -35,6 +35,8 @@ export class SeriesPanel {
   private dirty = false;
   private loading: AbortController | null = null;
   private shape = ""; // labels the chart was built with
+  // Series the user hid from the chart ("other" starts hidden: it would flatten the top N).
+  private hidden = new Set<string>([OTHER]);
 
   constructor(private root: HTMLElement, private legend: HTMLElement, private status: HTMLElement) {
     root.addEventListener("mouseenter", () => { this.hover = true; this.updatePaused(); });
@@ -168,13 +170,16 @@ export class SeriesPanel {
     if (this.paused || this.hover) return;
     this.dirty = false;
     const totals = new Map(this.labels.map((l) => [l, this.values.get(l)!.reduce((a, b) => a + b, 0)]));
-    // Largest first, "other" last.
+    // The chart keeps the order series appeared in (so it is rebuilt only when one appears or
+    // is toggled); the legend lists them largest first, "other" last.
+    const chartOrder = this.labels;
     const order = [...this.labels].sort((a, b) =>
       a === OTHER ? 1 : b === OTHER ? -1 : totals.get(b)! - totals.get(a)!);
     const xs = Array.from({ length: this.n }, (_, i) => this.from + i * this.step);
-    const data: uPlot.AlignedData = [xs, ...order.map((l) => Array.from(this.values.get(l)!))];
-    const shape = `${view.groupBy}|${this.step}|${order.join("\u001f")}`;
-    const color = (l: string, i: number) => (l === OTHER ? "#8a8f98" : PALETTE[i % PALETTE.length]);
+    const data: uPlot.AlignedData = [xs, ...chartOrder.map((l) => Array.from(this.values.get(l)!))];
+    const shape = `${view.groupBy}|${this.step}|${chartOrder.join("\u001f")}|${[...this.hidden].join("\u001f")}`;
+    const colorOf = new Map(chartOrder.map((l, i) => [l, l === OTHER ? "#8a8f98" : PALETTE[i % PALETTE.length]]));
+    const color = (l: string) => colorOf.get(l)!;
     if (!this.chart || shape !== this.shape) {
       this.chart?.destroy();
       const rect = this.root.getBoundingClientRect();
@@ -187,23 +192,35 @@ export class SeriesPanel {
         legend: { show: false },
         cursor: { points: { size: 6 } },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
-        axes: [axis, { ...axis, size: 40 }],
-        series: [{}, ...order.map((l, i) => ({
-          label: this.displayName(l), stroke: color(l, i), width: 1.5,
-          points: { show: false },
+        axes: [{ ...axis, space: 90 }, { ...axis, size: 44 }],
+        series: [{}, ...chartOrder.map((l) => ({
+          label: this.displayName(l), stroke: color(l), width: 1.5,
+          points: { show: false }, show: !this.hidden.has(l),
         }))],
       }, data, this.root);
       this.shape = shape;
     } else {
       this.chart.setData(data);
     }
-    this.legend.replaceChildren(...order.map((l, i) => {
+    this.legend.replaceChildren(...order.map((l) => {
       const li = document.createElement("li");
       li.dataset.label = l;
       li.dataset.total = String(totals.get(l));
+      li.tabIndex = 0;
+      li.setAttribute("role", "switch");
+      li.setAttribute("aria-checked", String(!this.hidden.has(l)));
+      li.classList.toggle("off", this.hidden.has(l));
+      const toggle = () => {
+        if (this.hidden.has(l)) this.hidden.delete(l); else this.hidden.add(l);
+        this.render();
+      };
+      li.addEventListener("click", toggle);
+      li.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); }
+      });
       const sw = document.createElement("span");
       sw.className = "swatch";
-      sw.style.background = color(l, i);
+      sw.style.background = color(l);
       const name = document.createElement("span");
       name.className = "name";
       name.textContent = this.displayName(l);
