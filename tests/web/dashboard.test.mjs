@@ -1,54 +1,65 @@
 // The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core)
-// against web_pipeline_server: generated accidents go through the Kinesis API into the raw
-// stream, SQL jobs turn them into `metrics` and `alerts`, the page loads them and keeps up over
-// Server-Sent Events. Assertions read DOM data attributes, not pixels. Screenshots (desktop and
-// narrow) and the page's figures (weight, time to first data, CPU) are written to $WEB_ARTIFACTS.
+// against `roadpulse run` with the default pipeline's real-time jobs: generated accidents go through the Kinesis
+// API into the raw stream, the pipeline's jobs turn them into `metrics` and `alerts` (routed to
+// two departments, a local webhook), the page loads them and keeps up over Server-Sent Events.
+// Assertions read DOM data attributes, not pixels. Screenshots (desktop and narrow) and the
+// page's figures (weight, time to first data, CPU) are written to $WEB_ARTIFACTS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as netServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const BIN = process.env.ROADPULSE_BIN;
-const SERVER_BIN = process.env.WEB_PIPELINE_SERVER;
 const ARTIFACTS = process.env.WEB_ARTIFACTS ?? join(tmpdir(), "roadpulse-web-artifacts");
 const CHROMIUM = process.env.CHROMIUM ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(existsSync);
 const STREAM = "us-accidents-data-stream-1";
 
-const JOB = `
-CREATE TABLE raw (
-  ID STRING, Severity INT, Start_Lat DOUBLE, Start_Lng DOUBLE, State STRING, County STRING, City STRING
-) WITH ('connector' = 'stream', 'stream' = '${STREAM}', 'stream.shards' = '2',
-        'scan.stream.initpos' = 'TRIM_HORIZON', 'format' = 'json', 'json.ignore-parse-errors' = 'true');
-CREATE TABLE accident_metrics (Severity INT, State STRING, County STRING, City STRING)
-WITH ('connector' = 'metrics', 'metric.name' = 'accidents',
+// The default pipeline's real-time part (sql/pipeline.sql steps 3 and 5, without its window
+// rule, so this test does not depend on windowed aggregation).
+const PIPELINE = `
+CREATE TABLE raw_accidents (
+  ID STRING, Severity BIGINT, Start_Lat DOUBLE, Start_Lng DOUBLE, State STRING, County STRING,
+  City STRING, Txn_Timestamp TIMESTAMP(3)
+) WITH ('connector' = 'kinesis', 'stream' = '${STREAM}', 'scan.stream.initpos' = 'TRIM_HORIZON',
+        'format' = 'json', 'json.ignore-parse-errors' = 'true');
+CREATE TABLE accident_metrics (Txn_Timestamp TIMESTAMP(3), Severity BIGINT, State STRING,
+  County STRING, City STRING)
+WITH ('connector' = 'metrics', 'metric.name' = 'accidents', 'metric.time-column' = 'Txn_Timestamp',
       'metric.dimensions' = 'Severity,State,County,City');
-CREATE TABLE severe_alerts (ID STRING, Severity INT, State STRING, County STRING, City STRING)
-WITH ('connector' = 'alerts', 'alert.rule' = 'severe',
-      'alert.title' = 'Severity {Severity} accident in {City}, {State}');
+CREATE TABLE severe_accident_alerts (ID STRING, Severity BIGINT, State STRING, County STRING,
+  City STRING)
+WITH ('connector' = 'alerts', 'alert.rule' = 'severe_accident',
+      'alert.title' = 'Severity {Severity} accident in {City}, {County} County, {State}',
+      'alert.dedup-key' = '{ID}');
 EXECUTE STATEMENT SET BEGIN
-INSERT INTO accident_metrics SELECT Severity, State, County, City FROM raw;
-INSERT INTO severe_alerts SELECT ID, Severity, State, County, City FROM raw WHERE Severity >= 4;
+INSERT INTO accident_metrics SELECT Txn_Timestamp, Severity, State, County, City FROM raw_accidents;
+INSERT INTO severe_accident_alerts SELECT ID, Severity, State, County, City FROM raw_accidents
+WHERE Severity >= 4;
 END;
 `;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = netServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
 
 let tmp, server, port, browser, hookServer, hookCalls = 0;
 const consoleErrors = [];
 
-function waitListening(proc) {
+function waitRunning(proc) {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout });
     let stderr = "";
     proc.stderr.on("data", (d) => { stderr += d; });
-    lines.on("line", (line) => {
-      const m = line.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+    lines.on("line", (line) => { if (line.startsWith("roadpulse running: http://")) resolve(); });
+    proc.on("exit", (code) => reject(new Error(`roadpulse run exited ${code}: ${stderr}`)));
   });
 }
 
@@ -56,6 +67,14 @@ function simulate(args) {
   const out = spawnSync(BIN, ["simulate", ...args, "--to", `kinesis://127.0.0.1:${port}/${STREAM}`,
     "--no-progress", "--dead-letter", join(tmp, "dlq.jsonl")], { encoding: "utf8", timeout: 120_000 });
   assert.equal(out.status, 0, out.stderr);
+}
+
+// A complete generated event (every column the pipeline reads), with our own fields on top.
+function makeEvent(fields) {
+  const out = spawnSync(BIN, ["simulate", "--rows", "1", "--seed", "99", "--to", "-", "--no-progress"],
+    { encoding: "utf8" });
+  assert.equal(out.status, 0, out.stderr);
+  return { ...JSON.parse(out.stdout.trim()), ...fields, Txn_Timestamp: new Date().toISOString().replace("Z", "") };
 }
 
 async function putRecord(event) {
@@ -78,35 +97,40 @@ async function screenshot(page, name) {
 }
 
 before(async () => {
-  assert.ok(BIN && SERVER_BIN, "ROADPULSE_BIN and WEB_PIPELINE_SERVER must be set (ctest does)");
+  assert.ok(BIN, "ROADPULSE_BIN must be set (ctest does)");
   assert.ok(CHROMIUM, "chromium is not installed: run scripts/setup (Debian package chromium)");
   tmp = mkdtempSync(join(tmpdir(), "rp-web-"));
   hookServer = createServer((req, res) => { hookCalls++; req.resume(); req.on("end", () => res.end()); });
   await new Promise((r) => hookServer.listen(0, "127.0.0.1", r));
   const hook = `http://127.0.0.1:${hookServer.address().port}`;
-  const data = join(tmp, "data");
-  mkdirSync(data);
+  port = await freePort();
   // Department routing: California's DOT gets its state, operations everything else.
-  writeFileSync(join(data, "alerts.toml"), `
-[[channels]]
+  writeFileSync(join(tmp, "roadpulse.toml"), `
+data_dir = "${join(tmp, "data")}"
+[server]
+listen = "127.0.0.1:${port}"
+[pipeline]
+name = "web"
+checkpoint_interval = "1s"
+[[alerts.channels]]
 name = "ca-dot"
 type = "webhook"
 url = "${hook}/ca"
-[[channels]]
+[[alerts.channels]]
 name = "ops"
 type = "webhook"
 url = "${hook}/ops"
-[[routes]]
+[[alerts.routes]]
 channels = ["ca-dot"]
 match = { State = "CA" }
-[[routes]]
+[[alerts.routes]]
 channels = ["ops"]
 default = true
 `);
-  writeFileSync(join(tmp, "job.sql"), JOB);
-  server = spawn(SERVER_BIN, ["--data-dir", data, "--listen", "127.0.0.1:0", "--sql", join(tmp, "job.sql")],
+  writeFileSync(join(tmp, "pipeline.sql"), PIPELINE);
+  server = spawn(BIN, ["run", "--config", join(tmp, "roadpulse.toml"), "--pipeline", join(tmp, "pipeline.sql")],
     { stdio: ["ignore", "pipe", "pipe"] });
-  port = await waitListening(server);
+  await waitRunning(server);
   simulate(["--rows", "400", "--seed", "11", "--max"]);
   // The jobs have the events when the metric totals reach them.
   const deadline = Date.now() + 20_000;
@@ -178,13 +202,14 @@ test("dashboard: series, map, alerts, health, live updates, state filter", async
 
     // A Severity-4 event appears in the alert feed within 2 s of its ingest.
     const id = `WEB-S4-${Date.now()}`;
+    const event = makeEvent({ ID: id, Severity: 4, Start_Lat: 34.05, Start_Lng: -118.24,
+      State: "CA", County: "Los Angeles", City: "Los Angeles" });
     const sent = Date.now();
-    await putRecord({ ID: id, Severity: 4, Start_Lat: 34.05, Start_Lng: -118.24, State: "CA",
-      County: "Los Angeles", City: "Los Angeles", Start_Time: "2023-03-01T10:00:00" });
+    await putRecord(event);
     await waitFor(page, (i) => {
       const li = document.querySelector(`li.alert[data-key="${i}"]`);
-      return li && li.dataset.severity === "4" && li.dataset.rule === "severe"
-        && li.querySelector(".title").textContent === "Severity 4 accident in Los Angeles, CA"
+      return li && li.dataset.severity === "4" && li.dataset.rule === "severe_accident"
+        && li.querySelector(".title").textContent === "Severity 4 accident in Los Angeles, Los Angeles County, CA"
         && li.querySelector(".place").textContent === "Los Angeles, Los Angeles County, CA";
     }, id, 5000);
     const alertMs = Date.now() - sent;

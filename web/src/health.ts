@@ -37,12 +37,21 @@ export class HealthPanel {
     } catch (e) {
       problems.push(`streams unavailable: ${(e as Error).message}`);
     }
-    // /api/pipeline's view wins where it has one; ours fills the rest.
+    // Streams: /api/streams measures the rate between calls (fresher than a minute's average),
+    // so its fields win; /api/pipeline may know streams it does not (e.g. Kafka-backed).
     if (pipeline.streams?.length) {
       const ours = new Map(streams.map((s) => [s.name, s]));
-      streams = pipeline.streams.map((s) => ({ ...ours.get(s.name), ...s }));
+      const merged = pipeline.streams.map((s) => ({ ...s, ...ours.get(s.name) }));
+      for (const s of streams) if (!merged.some((m) => m.name === s.name)) merged.push(s);
+      streams = merged;
     }
-    if (pipeline.dead_letters) deadLetters = pipeline.dead_letters;
+    if (pipeline.dead_letters?.length) {
+      // {"stream","records"} or a stream entry {"name","records",...}
+      const theirs = pipeline.dead_letters.map((d) => ({
+        stream: d.stream ?? (d as unknown as { name: string }).name, records: d.records }));
+      const seen = new Set(theirs.map((d) => d.stream));
+      deadLetters = [...theirs, ...deadLetters.filter((d) => !seen.has(d.stream))];
+    }
     const jobs = pipeline.jobs ?? [];
     for (const j of jobs) {
       const st = (j.state ?? "").toLowerCase();
