@@ -1,17 +1,26 @@
-// Bundles the dashboard for embedding: src/main.ts (+ the CSS it imports) -> app.js, app.css;
-// copies index.html; writes a .gz beside each file that compresses well (the server sends it to
-// clients that accept gzip). Usage: node build.mjs --outdir DIR [--watch]
+// Bundles the dashboard for embedding: type-checks (tsc, strict), then src/main.ts (+ the CSS it
+// imports) -> app.js, app.css; copies index.html; writes a .gz beside each file that compresses
+// well (the server sends it to clients that accept gzip). Usage: node build.mjs --outdir DIR
 import * as esbuild from "esbuild";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync, constants } from "node:zlib";
+import { spawnSync } from "node:child_process";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const at = args.indexOf("--outdir");
 const outdir = at >= 0 ? args[at + 1] : join(here, "dist");
 mkdirSync(outdir, { recursive: true });
+
+// esbuild strips types without checking them: tsc does (tsconfig.json, no output).
+const tsc = spawnSync(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", here],
+  { stdio: "inherit" });
+if (tsc.status !== 0) {
+  console.error("dashboard: TypeScript errors (above)");
+  process.exit(1);
+}
 
 const result = await esbuild.build({
   entryPoints: { app: join(here, "src/main.ts") },

@@ -29,7 +29,10 @@ export interface Pipeline {
   lake?: { tables?: number; commits?: number; last_commit?: string };
 }
 
-export interface SqlResult { columns?: string[]; rows?: unknown[][]; error?: string }
+export type SqlColumn = string | { name: string; type?: string };
+export interface SqlResult {
+  columns?: SqlColumn[]; rows?: unknown[][]; error?: string; truncated?: boolean; elapsed_ms?: number;
+}
 
 export class HttpError extends Error {
   constructor(public status: number, message: string) { super(message); }

@@ -74,6 +74,18 @@ export class SeriesPanel {
     const ctl = new AbortController();
     this.loading = ctl;
     try {
+      // A fresh server has no such metric until a job writes it: say so instead of a 404.
+      const list = await getJson<{ metrics: { name: string }[] }>("/api/metrics", ctl.signal);
+      if (!list.metrics.some((m) => m.name === view.metric)) {
+        this.n = 0;
+        this.labels = [];
+        this.values.clear();
+        this.status.textContent = `waiting for data (no metric '${view.metric}' yet)`;
+        this.root.dataset.loaded = "true";
+        this.root.dataset.series = "0";
+        return;
+      }
+      if (this.status.textContent?.startsWith("waiting")) this.status.textContent = "";
       // Where does the data end? Live pipelines are at the wall clock; a replay of old events
       // is at its own time, and "the last 15 minutes" means the last 15 minutes of the data.
       const extent = await getJson<QueryResult>(
@@ -141,7 +153,8 @@ export class SeriesPanel {
   }
 
   applyFrame(frame: MetricsFrame): void {
-    if (frame.metric !== view.metric || !this.n) return;
+    if (frame.metric !== view.metric) return;
+    if (!this.n) { void this.load(); return; } // the metric's first samples
     if (frame.truncated) { void this.load(); return; }
     const gi = frame.dimensions.indexOf(view.groupBy);
     const si = frame.dimensions.indexOf("State");

@@ -2,18 +2,22 @@
 // POST /api/query {"sql"} -> {"columns","rows"} | {"error"}, shows a table, downloads CSV, and
 // keeps the last 50 queries in localStorage. Ctrl+Enter (Cmd+Enter) runs.
 
-import type { SqlResult } from "./api";
+import type { SqlColumn, SqlResult } from "./api";
 import { esc } from "./map";
 
 const HISTORY_KEY = "roadpulse.sql.history";
 const MAX_ROWS_SHOWN = 1000;
+const ROW_LIMIT = 100_000; // asked of the server; it says "truncated" beyond
 
-export function csvOf(columns: string[], rows: unknown[][]): string {
+const columnName = (c: SqlColumn) => (typeof c === "string" ? c : c.name);
+const columnType = (c: SqlColumn) => (typeof c === "string" ? "" : c.type ?? "");
+
+export function csvOf(columns: SqlColumn[], rows: unknown[][]): string {
   const cell = (v: unknown) => {
     const s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [columns, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+  return [columns.map(columnName), ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
 }
 
 export class SqlConsole {
@@ -69,7 +73,7 @@ export class SqlConsole {
     let result: SqlResult;
     try {
       const r = await fetch("/api/query", {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sql }),
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sql, limit: ROW_LIMIT }),
       });
       if (r.status === 404) {
         result = { error: "This server has no lake query API (POST /api/query): run the query with `roadpulse query`." };
@@ -92,10 +96,11 @@ export class SqlConsole {
     const rows = result.rows ?? [];
     this.out.dataset.state = "done";
     const shown = rows.slice(0, MAX_ROWS_SHOWN);
-    this.out.innerHTML = `<p class="muted small">${rows.length} row${rows.length === 1 ? "" : "s"} in ${ms.toFixed(0)} ms${rows.length > shown.length ? `, first ${shown.length} shown` : ""}</p>
+    const cellText = (v: unknown) => (typeof v === "object" ? JSON.stringify(v) : String(v));
+    this.out.innerHTML = `<p class="muted small">${rows.length} row${rows.length === 1 ? "" : "s"}${result.truncated ? " (truncated by the server's row limit)" : ""} in ${ms.toFixed(0)} ms${rows.length > shown.length ? `, first ${shown.length} shown` : ""}</p>
       <div class="table-wrap"><table class="grid result" data-rows="${rows.length}" data-columns="${columns.length}">
-      <thead><tr>${columns.map((c) => `<th scope="col">${esc(c)}</th>`).join("")}</tr></thead>
-      <tbody>${shown.map((r) => `<tr>${r.map((v) => `<td>${v === null ? '<span class="null">NULL</span>' : esc(v)}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`;
+      <thead><tr>${columns.map((c) => `<th scope="col" title="${esc(columnType(c))}">${esc(columnName(c))}</th>`).join("")}</tr></thead>
+      <tbody>${shown.map((r) => `<tr>${r.map((v) => `<td>${v === null || v === undefined ? '<span class="null">NULL</span>' : esc(cellText(v))}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`;
     this.csvButton.disabled = false;
   }
 

@@ -1,0 +1,2 @@
+// CSS imports are bundled by esbuild (main.ts).
+declare module "*.css";
