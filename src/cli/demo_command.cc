@@ -117,6 +117,7 @@ arrow::Status run_demo(const DemoArgs& args) {
   config.pipeline.name = "demo";
   config.pipeline.file = args.pipeline;
   config.pipeline.checkpoint_interval_ms = 5'000;
+  config.archive.buffer_interval_ms = 5'000;
   config.alerts.inline_toml = routing_toml(receiver.url());
   auto started = Pipeline::start(config);
   if (!started.ok()) {
@@ -220,6 +221,10 @@ arrow::Status run_demo(const DemoArgs& args) {
       "  processed    {} events with Severity > 3 in us-accidents-data-stream-2\n",
       stats.processed_records);
   std::cout << fmt::format("  dead-letter  {} records\n", stats.dead_letters);
+  const auto final_stats = pipeline->stats();
+  std::cout << fmt::format("  raw archive  {} records in {} zstd JSON-lines files ({} rejected)\n",
+                           final_stats.archive.records, final_stats.archive.files,
+                           final_stats.archive.error_records);
   std::cout << fmt::format("  lake         {} rows in {} Parquet files (curated.us_accidents)\n",
                            lake_rows, lake_files);
   std::cout << fmt::format("  alerts       {} fired, {} delivered to the department webhook\n",

@@ -248,6 +248,27 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     pipeline->job_ids_.push_back(id);
   }
 
+  // The raw archive (the delivery-stream role) runs beside the jobs, on the embedded log.
+  if (config.archive.enabled && embedded_streams) {
+    if (std::find(existing.begin(), existing.end(), config.archive.stream) == existing.end()) {
+      ARROW_RETURN_NOT_OK(log->create_stream(config.archive.stream, config.log.default_shards));
+    }
+    archive::ArchiveOptions archive_options;
+    archive_options.stream = config.archive.stream;
+    archive_options.lake_dir = config.data_dir + "/lake";
+    archive_options.buffer_bytes = config.archive.buffer_bytes;
+    archive_options.buffer_interval_ms = config.archive.buffer_interval_ms;
+    ARROW_ASSIGN_OR_RAISE(pipeline->archive_,
+                          archive::RawArchive::make(archive_options, log.get()));
+    ARROW_RETURN_NOT_OK(pipeline->archive_->start());
+    archive::RawArchive* raw_archive = pipeline->archive_.get();
+    app.add_metrics([raw_archive] {
+      return archive::prometheus_text(raw_archive->options().stream, raw_archive->stats());
+    });
+  } else if (config.archive.enabled) {
+    spdlog::warn("run: the raw archive reads the embedded log; with streams on Kafka it is off");
+  }
+
   Pipeline* self = pipeline.get();
   app.set_readiness([self]() -> std::optional<std::string> {
     for (const auto& id : self->job_ids_) {
@@ -287,6 +308,7 @@ PipelineStats Pipeline::stats() {
       if (name.size() > 4 && name.substr(name.size() - 4) == ".dlq") stats.dead_letters += records;
     }
   }
+  if (archive_) stats.archive = archive_->stats();
   for (const auto& id : job_ids_) {
     auto job = app_->jobs().get(id);
     if (!job) continue;
@@ -339,6 +361,15 @@ std::string Pipeline::status_json() {
     }
   }
   out += "],\"dead_letters\":" + dead + "]";
+  if (archive_) {
+    const auto a = archive_->stats();
+    out += ",\"archive\":{\"stream\":";
+    append_json_string(archive_->options().stream, out);
+    out += fmt::format(
+        ",\"records\":{},\"bytes\":{},\"files\":{},\"error_records\":{},"
+        "\"buffered_records\":{},\"last_flush_ms\":{}}}",
+        a.records, a.bytes, a.files, a.error_records, a.buffered_records, a.last_flush_ms);
+  }
   return out + "}";
 }
 
@@ -348,9 +379,14 @@ void Pipeline::run_until_signal() {
 }
 
 void Pipeline::stop() {
-  if (!app_) return;
+  if (!app_ || stopped_) return;
+  stopped_ = true;
   app_->stop();
   app_->jobs().stop_all();
+  if (archive_) {
+    // Flushes what is buffered and commits its positions.
+    if (auto st = archive_->stop(); !st.ok()) spdlog::error("run: raw archive: {}", st.message());
+  }
 }
 
 }  // namespace roadpulse::cli

@@ -11,6 +11,7 @@
 
 #include <arrow/result.h>
 
+#include "archive/archive.h"
 #include "cli/server_app.h"
 #include "common/config.h"
 
@@ -29,6 +30,7 @@ struct PipelineStats {
   int64_t dead_letters = 0;       // records in every *.dlq stream
   int64_t jobs_running = 0;
   int64_t jobs_failed = 0;
+  archive::ArchiveStats archive;  // zero when the archive is off
 };
 
 class Pipeline {
@@ -53,7 +55,9 @@ class Pipeline {
   RunConfig config_;
   std::unique_ptr<ServerApp> app_;
   std::vector<std::string> job_ids_;
+  std::unique_ptr<archive::RawArchive> archive_;  // the raw stream's archive, when enabled
   int64_t started_ms_ = 0;
+  bool stopped_ = false;
 };
 
 /// The effective pipeline SQL for `config`: its file or the default, variables substituted.

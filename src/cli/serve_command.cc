@@ -11,7 +11,6 @@
 
 #include "cli/command.h"
 #include "cli/server_app.h"
-#include "query/query.h"
 
 namespace roadpulse::cli {
 
@@ -47,11 +46,6 @@ arrow::Status serve(const ServeOptions& opts) {
   app_options.io_threads = opts.io_threads;
   app_options.worker_threads = opts.worker_threads;
   ARROW_ASSIGN_OR_RAISE(auto app, ServerApp::open(std::move(app_options)));
-  // POST /api/query: batch SQL over the lake (src/query).
-  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<query::QueryRoutes> lake_query,
-                        query::QueryRoutes::make(opts.data_dir));
-  app->add_route(
-      [lake_query](server::HttpRequest& request) { return lake_query->handle(request); });
   ARROW_RETURN_NOT_OK(app->start());
   spdlog::info("serve: Kinesis API, SQL gateway and real-time APIs (durability {})",
                opts.durability);

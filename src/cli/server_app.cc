@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dashboard/http_routes.h"
+#include "query/query.h"
 #include "realtime/http_api.h"
 #include "server/kinesis_http.h"
 #include "server/kinesis_service.h"
@@ -64,8 +65,10 @@ struct ServerApp::Impl {
   // The dashboard (/, /api/stream, /api/streams, /api/events/recent); after `http` in
   // destruction order, before the log.
   std::unique_ptr<dashboard::HttpRoutes> dashboard_routes;
+  std::unique_ptr<query::QueryRoutes> query_routes;  // POST /api/query: SQL over the lake
   std::vector<Route> routes;
   std::function<std::optional<std::string>()> readiness;
+  std::vector<std::function<std::string()>> extra_metrics;
   std::unique_ptr<server::HttpServer> http;
   size_t key_count = 0;
   std::vector<std::string> bearer_tokens;  // "Bearer ID:SECRET" per access key
@@ -133,7 +136,9 @@ struct ServerApp::Impl {
                double(s.rows_written));
       }
     }
-    return out + up + failed + in + rejected + written;
+    out += up + failed + in + rejected + written;
+    for (auto& render : extra_metrics) out += render();
+    return out;
   }
 
   server::HttpResponse handle(server::HttpRequest& request) {
@@ -161,6 +166,7 @@ struct ServerApp::Impl {
       }
     }
     if (auto response = dashboard_routes->handle(request)) return std::move(*response);
+    if (auto response = query_routes->handle(request)) return std::move(*response);
     if (auto response = gateway->handle(request)) return std::move(*response);
     for (auto& route : routes) {
       if (auto response = route(request)) return std::move(*response);
@@ -218,6 +224,7 @@ arrow::Result<std::unique_ptr<ServerApp>> ServerApp::open(ServerAppOptions optio
                                                                     server::SigV4Verifier(keys));
   ARROW_ASSIGN_OR_RAISE(impl->realtime_routes,
                         realtime::HttpRoutes::make(options.data_dir, impl->log.get()));
+  ARROW_ASSIGN_OR_RAISE(impl->query_routes, query::QueryRoutes::make(options.data_dir));
   ARROW_ASSIGN_OR_RAISE(impl->dashboard_routes,
                         dashboard::HttpRoutes::make(options.data_dir, impl->log.get()));
 
@@ -239,6 +246,9 @@ connect::ConnectorRegistry& ServerApp::connectors() { return *impl_->connectors;
 server::JobManager& ServerApp::jobs() { return *impl_->jobs; }
 server::SqlGateway& ServerApp::gateway() { return *impl_->gateway; }
 void ServerApp::add_route(Route route) { impl_->routes.push_back(std::move(route)); }
+void ServerApp::add_metrics(std::function<std::string()> render) {
+  impl_->extra_metrics.push_back(std::move(render));
+}
 void ServerApp::set_readiness(std::function<std::optional<std::string>()> check) {
   impl_->readiness = std::move(check);
 }

@@ -50,6 +50,8 @@ class ServerApp {
 
   /// Routes tried, in the order added, before the Kinesis API.
   void add_route(Route route);
+  /// More Prometheus text appended to GET /metrics (e.g. the raw archive's counters).
+  void add_metrics(std::function<std::string()> render);
   /// /readyz answers 503 with the reason this returns (nullopt: ready).
   void set_readiness(std::function<std::optional<std::string>()> check);
 

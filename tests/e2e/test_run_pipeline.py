@@ -110,6 +110,10 @@ def test_run_pipeline_end_to_end(roadpulse_bin, events, tmp_path):
         department.close()
     assert rc == 0, open(tmp_path / "run.log").read()[-3000:]
 
+    # The raw archive: every event, byte for byte, in zstd JSON-lines files by arrival hour.
+    assert collections.Counter(archived_lines(data_dir)) == collections.Counter(
+        json.dumps(e, separators=(",", ":")) for e in events)
+
     # The curated lake table after the final commit: every event, typed, partitioned by date.
     lake = data_dir / "lake" / "curated" / "us_accidents"
     con = duckdb.connect()
@@ -232,10 +236,24 @@ def test_run_pipeline_survives_kill9(roadpulse_bin, tmp_path):
         rc = run.stop()
         department.close()
     assert rc == 0
+    archived = archived_lines(data_dir)
+    assert sorted(archived) == sorted(json.dumps(e, separators=(",", ":")) for e in stored), (
+        "raw archive: lost or duplicated records")
     lake = data_dir / "lake" / "curated" / "us_accidents"
     n, distinct = duckdb.connect().execute(
         f"SELECT count(*), count(DISTINCT ID) FROM read_parquet('{lake}/*/*.parquet')").fetchone()
     assert (n, distinct) == (len(stored), len(stored)), "curated lake: lost or duplicated rows"
+
+
+def archived_lines(data_dir):
+    """Every record line of the raw archive's data files (not _errors/)."""
+    import subprocess
+    root = data_dir / "lake" / "raw" / RAW
+    lines = []
+    for path in sorted(root.glob("dt=*/hour=*/*.jsonl.zst")):
+        text = subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout
+        lines.extend(text.decode().splitlines())
+    return lines
 
 
 def _try_put(client, batch, acked):
