@@ -435,16 +435,17 @@ class MetricStore::Impl {
     }
   }
 
-  arrow::Status snapshot() const {
-    if (options_.snapshot_dir.empty()) return arrow::Status::OK();
+  // The snapshot format: magic, clock, the metrics (all, or only `only`), a checksum.
+  std::string encode(const std::string* only) const {
     Writer w;
     {
       std::lock_guard lock(mutex_);
       w.buffer().append(kMagic);
       w.i64(newest_s_);
       w.i64(fine_before_);
-      w.u64(metrics_.size());
+      w.u64(only ? (metrics_.count(*only) ? 1 : 0) : metrics_.size());
       for (const auto& [name, m] : metrics_) {
+        if (only && name != *only) continue;
         w.str(name);
         w.u64(m.dimensions.size());
         for (const auto& d : m.dimensions) w.str(d);
@@ -467,6 +468,12 @@ class MetricStore::Impl {
       }
     }
     w.u64(fnv1a(w.buffer()));
+    return std::move(w.buffer());
+  }
+
+  arrow::Status snapshot() const {
+    if (options_.snapshot_dir.empty()) return arrow::Status::OK();
+    const std::string data = encode(nullptr);
     std::error_code ec;
     std::filesystem::create_directories(options_.snapshot_dir, ec);
     if (ec) {
@@ -476,7 +483,6 @@ class MetricStore::Impl {
     const std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return arrow::Status::IOError("cannot write ", tmp, ": ", std::strerror(errno));
-    const std::string& data = w.buffer();
     size_t done = 0;
     while (done < data.size()) {
       ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -504,8 +510,13 @@ class MetricStore::Impl {
     std::ifstream in(path, std::ios::binary);
     if (!in) return arrow::Status::OK();  // no snapshot yet
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (data.size() < kMagic.size() + 8 ||
-        std::string_view(data).substr(0, kMagic.size()) != kMagic) {
+    return decode(data, path, false);
+  }
+
+  // Loads encoded metrics; `replace` first drops what the store holds of each metric in `data`
+  // (restoring a checkpoint), else the store is assumed empty (opening).
+  arrow::Status decode(std::string_view data, const std::string& path, bool replace) {
+    if (data.size() < kMagic.size() + 8 || data.substr(0, kMagic.size()) != kMagic) {
       return arrow::Status::IOError("metrics snapshot ", path,
                                     " is not a roadpulse snapshot (delete it to start empty)");
     }
@@ -518,11 +529,14 @@ class MetricStore::Impl {
     }
     Reader r(body.substr(kMagic.size()), path);
     std::lock_guard lock(mutex_);
-    ARROW_ASSIGN_OR_RAISE(newest_s_, r.i64());
-    ARROW_ASSIGN_OR_RAISE(fine_before_, r.i64());
+    ARROW_ASSIGN_OR_RAISE(int64_t newest, r.i64());
+    ARROW_ASSIGN_OR_RAISE(int64_t fine_before, r.i64());
+    newest_s_ = replace ? std::max(newest_s_, newest) : newest;
+    fine_before_ = replace ? std::max(fine_before_, fine_before) : fine_before;
     ARROW_ASSIGN_OR_RAISE(uint64_t metric_count, r.count(8));
     for (uint64_t i = 0; i < metric_count; ++i) {
       ARROW_ASSIGN_OR_RAISE(std::string name, r.str());
+      if (replace) metrics_.erase(name);
       Metric& m = metrics_[name];
       ARROW_ASSIGN_OR_RAISE(uint64_t dim_count, r.count(8));
       for (uint64_t d = 0; d < dim_count; ++d) {
@@ -605,6 +619,12 @@ std::pair<int64_t, int64_t> MetricStore::time_bounds() const { return impl_->tim
 int64_t MetricStore::memory_bytes() const { return impl_->memory_bytes(); }
 void MetricStore::append_prometheus(std::string& out) const { impl_->append_prometheus(out); }
 arrow::Status MetricStore::snapshot() const { return impl_->snapshot(); }
+std::string MetricStore::export_metric(const std::string& name) const {
+  return impl_->encode(&name);
+}
+arrow::Status MetricStore::import_metric(std::string_view encoded, const std::string& origin) {
+  return impl_->decode(encoded, origin, true);
+}
 
 arrow::Result<std::map<std::string, std::vector<std::string>>> parse_where(std::string_view text) {
   std::map<std::string, std::vector<std::string>> out;

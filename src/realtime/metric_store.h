@@ -108,6 +108,10 @@ class MetricStore {
 
   /// Writes <snapshot_dir>/metrics.snapshot atomically (temp file, fsync, rename).
   arrow::Status snapshot() const;
+  /// One metric's series in the snapshot format (what a checkpoint of the sink that writes it
+  /// keeps), and loading such bytes back in place of the metric's current series.
+  std::string export_metric(const std::string& name) const;
+  arrow::Status import_metric(std::string_view encoded, const std::string& origin);
 
   class Impl;
 

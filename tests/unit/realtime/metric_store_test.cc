@@ -52,6 +52,29 @@ TEST(MetricStoreTest, SumsPerSecondAndQueriesBySteps) {
   EXPECT_EQ(r.series[0].total, 1);
 }
 
+TEST(MetricStoreTest, ExportedMetricRestoresInPlaceOfLaterSamples) {
+  // A checkpoint keeps one metric's series; restoring them drops what was added after (the
+  // replay adds it again), and leaves other metrics alone.
+  auto store = open_store();
+  ASSERT_OK(store->declare("accidents", {"Severity", "State"}));
+  ASSERT_OK(store->declare("other", {"Severity", "State"}));
+  ASSERT_OK(store->add("accidents", {sample(1000, "4", "CA"), sample(1001, "2", "OH")}));
+  const std::string checkpoint = store->export_metric("accidents");
+  ASSERT_OK(store->add("accidents", {sample(1002, "4", "CA"), sample(1003, "3", "TX")}));
+  ASSERT_OK(store->add("other", {sample(1002, "1", "WA")}));
+  ASSERT_OK(store->import_metric(checkpoint, "checkpoint 7"));
+  ASSERT_OK_AND_ASSIGN(auto r, store->query(all(0, 5000, 1)));
+  ASSERT_EQ(r.series.size(), 1u);
+  EXPECT_EQ(r.series[0].total, 2);
+  MetricQuery other = all(0, 5000, 1);
+  other.name = "other";
+  ASSERT_OK_AND_ASSIGN(r, store->query(other));
+  EXPECT_EQ(r.series[0].total, 1);
+  std::string corrupt = checkpoint;
+  corrupt[corrupt.size() / 2] ^= 0x5a;
+  EXPECT_THAT(store->import_metric(corrupt, "checkpoint 8").message(), HasSubstr("checksum"));
+}
+
 TEST(MetricStoreTest, OutOfOrderSamplesLandInTheirSecond) {
   auto store = open_store();
   ASSERT_OK(store->declare("accidents", {"Severity", "State"}));
