@@ -714,4 +714,155 @@ arrow::Status GroupAggregateOperator::close(bool end_of_data, Collector& out) {
   return out.emit(arrow::RecordBatch::Make(output_schema_, n, std::move(columns)));
 }
 
+// ---------------------------------------------------------------------------------------------
+// DeduplicateOperator
+
+arrow::Result<std::unique_ptr<DeduplicateOperator>> DeduplicateOperator::make(
+    const sql::LogicalNode& node) {
+  if (node.kind != sql::LogicalNodeKind::kDeduplicate || node.inputs.size() != 1) {
+    return arrow::Status::Invalid("DeduplicateOperator needs a Deduplicate node");
+  }
+  std::unique_ptr<DeduplicateOperator> op(new DeduplicateOperator());
+  op->schema_ = node.schema.to_arrow();
+  op->keys_ = node.group_keys;
+  op->time_column_ = node.order_column;
+  if (op->time_column_ < 0 || op->time_column_ >= op->schema_->num_fields() ||
+      op->schema_->field(op->time_column_)->type()->id() != arrow::Type::TIMESTAMP) {
+    return arrow::Status::Invalid("deduplication order column is not a timestamp column");
+  }
+  std::vector<std::string> names;
+  for (int k : op->keys_) names.push_back(op->schema_->field(k)->name());
+  op->name_ = fmt::format("Deduplicate(keep=[FirstRow], key=[{}], order=[{}])",
+                          fmt::join(names, ", "), op->schema_->field(op->time_column_)->name());
+  return op;
+}
+
+arrow::Status DeduplicateOperator::add(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                       bool check_late) {
+  const auto* ts = time_array(*batch, time_column_);
+  if (!ts) return arrow::Status::Invalid(name_, ": the order column is not a timestamp");
+  std::string key;
+  int64_t late = 0;
+  for (int64_t r = 0; r < batch->num_rows(); ++r) {
+    if (ts->IsNull(r)) {
+      ++late;
+      continue;
+    }
+    key.clear();
+    for (int k : keys_) append_value_bytes(*batch->column(k), r, key);
+    if (emitted_.count(key)) continue;  // its first row is out already
+    const int64_t t = ts->Value(r);
+    if (check_late && t <= watermark_) {
+      ++late;
+      continue;
+    }
+    auto it = pending_.find(key);
+    if (it == pending_.end()) {
+      pending_.emplace(key, Candidate{t, batch, r});
+    } else if (t < it->second.time) {
+      it->second = Candidate{t, batch, r};
+    }
+  }
+  late_ += late;
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> DeduplicateOperator::gather(
+    std::vector<Candidate> candidates) {
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.time < b.time; });
+  // One batch holding every source batch once, then one take in time order.
+  std::vector<std::shared_ptr<arrow::RecordBatch>> sources;
+  std::unordered_map<const arrow::RecordBatch*, int64_t> offset;
+  int64_t total = 0;
+  for (const auto& c : candidates) {
+    if (offset.emplace(c.batch.get(), total).second) {
+      sources.push_back(c.batch);
+      total += c.batch->num_rows();
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto all,
+                        arrow::ConcatenateRecordBatches(sources, arrow::default_memory_pool()));
+  std::vector<int64_t> rows;
+  rows.reserve(candidates.size());
+  for (const auto& c : candidates) rows.push_back(offset[c.batch.get()] + c.row);
+  ARROW_ASSIGN_OR_RAISE(auto taken, take_rows(all, rows));
+  return arrow::RecordBatch::Make(schema_, taken->num_rows(), taken->columns());
+}
+
+arrow::Status DeduplicateOperator::process_batch(int, std::shared_ptr<arrow::RecordBatch> batch,
+                                                 Collector&) {
+  return add(batch, true);
+}
+
+arrow::Status DeduplicateOperator::on_watermark(Watermark watermark, Collector& out) {
+  if (watermark.micros <= watermark_) return arrow::Status::OK();
+  watermark_ = watermark.micros;
+  std::vector<Candidate> ready;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.time <= watermark_) {
+      ready.push_back(std::move(it->second));
+      emitted_.insert(it->first);
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!ready.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, gather(std::move(ready)));
+    ARROW_RETURN_NOT_OK(out.emit(std::move(rows)));
+  }
+  return out.emit_watermark(watermark);
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> DeduplicateOperator::snapshot_state(int64_t) {
+  std::string out;
+  put_i64(out, kStateVersion);
+  put_i64(out, watermark_);
+  put_i64(out, late_.load());
+  put_i64(out, int64_t(emitted_.size()));
+  for (const auto& k : emitted_) put_bytes(out, k);
+  put_i64(out, pending_.empty() ? 0 : 1);
+  if (!pending_.empty()) {
+    std::vector<Candidate> candidates;
+    for (const auto& [k, c] : pending_) candidates.push_back(c);
+    ARROW_ASSIGN_OR_RAISE(auto rows, gather(std::move(candidates)));
+    ARROW_ASSIGN_OR_RAISE(auto bytes, batch_to_ipc(*rows));
+    put_bytes(out, bytes);
+  }
+  return arrow::Buffer::FromString(std::move(out));
+}
+
+arrow::Status DeduplicateOperator::open(const OperatorContext& context) {
+  if (!context.restored_state) return arrow::Status::OK();
+  std::string_view in = state_bytes(context.restored_state);
+  ARROW_ASSIGN_OR_RAISE(auto version, take_i64(in));
+  if (version != kStateVersion) {
+    return arrow::Status::Invalid(name_, ": state version ", version, " unknown");
+  }
+  ARROW_ASSIGN_OR_RAISE(watermark_, take_i64(in));
+  ARROW_ASSIGN_OR_RAISE(auto late, take_i64(in));
+  late_ = late;
+  ARROW_ASSIGN_OR_RAISE(auto n, take_i64(in));
+  emitted_.clear();
+  pending_.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    ARROW_ASSIGN_OR_RAISE(auto k, take_bytes(in));
+    emitted_.insert(std::string(k));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto has_pending, take_i64(in));
+  if (has_pending) {
+    ARROW_ASSIGN_OR_RAISE(auto bytes, take_bytes(in));
+    ARROW_ASSIGN_OR_RAISE(auto rows, batch_from_ipc(bytes));
+    ARROW_RETURN_NOT_OK(add(rows, false));
+  }
+  return arrow::Status::OK();
+}
+
+OperatorMetrics DeduplicateOperator::metrics() const {
+  OperatorMetrics m;
+  m.late_records = late_.load();
+  return m;
+}
+
 }  // namespace roadpulse::exec

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "exec/aggregate_state.h"
@@ -133,6 +134,42 @@ class GroupAggregateOperator final : public Operator {
   std::vector<AggregateSpec> specs_;
   std::shared_ptr<arrow::Schema> output_schema_;  // without the row kind
   std::unique_ptr<GroupTable> table_;
+};
+
+/// Keep-first deduplication on event time (`ROW_NUMBER() OVER (PARTITION BY k ORDER BY rowtime)
+/// = 1`): per key the row with the smallest event time is held until the watermark passes it,
+/// then emitted once (insert-only, Flink's RowTimeDeduplicateKeepFirstRowFunction); later rows of
+/// an emitted key are dropped, rows behind the watermark are late.
+class DeduplicateOperator final : public Operator {
+ public:
+  static arrow::Result<std::unique_ptr<DeduplicateOperator>> make(const sql::LogicalNode& node);
+  std::string name() const override { return name_; }
+  arrow::Status open(const OperatorContext& context) override;
+  arrow::Status process_batch(int input, std::shared_ptr<arrow::RecordBatch> batch,
+                              Collector& out) override;
+  arrow::Status on_watermark(Watermark watermark, Collector& out) override;
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t checkpoint_id) override;
+  OperatorMetrics metrics() const override;
+
+ private:
+  struct Candidate {
+    int64_t time;
+    std::shared_ptr<arrow::RecordBatch> batch;
+    int64_t row;
+  };
+  DeduplicateOperator() = default;
+  arrow::Status add(const std::shared_ptr<arrow::RecordBatch>& batch, bool check_late);
+  // The rows of `candidates` (sorted by time) as one batch.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> gather(std::vector<Candidate> candidates);
+
+  std::string name_;
+  std::vector<int> keys_;
+  int time_column_ = -1;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::unordered_map<std::string, Candidate> pending_;
+  std::unordered_set<std::string> emitted_;
+  int64_t watermark_ = Watermark::kMin;
+  std::atomic<int64_t> late_{0};
 };
 
 }  // namespace roadpulse::exec

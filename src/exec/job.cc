@@ -251,6 +251,7 @@ struct Job::Impl {
         return arrow::Status::OK();
       case sql::LogicalNodeKind::kAggregate:
       case sql::LogicalNodeKind::kWindowAggregate:
+      case sql::LogicalNodeKind::kDeduplicate:
         if (node.inputs.size() == 1 && count_leaves(*node.inputs[0]) != 1) {
           return arrow::Status::NotImplemented(
               "GROUP BY over a UNION ALL of several inputs is not supported yet");
@@ -377,6 +378,13 @@ struct Job::Impl {
             ARROW_ASSIGN_OR_RAISE(auto op, WindowAggregateOperator::make(*node));
             ops.push_back(std::move(op));
           }
+        } else if (node->kind == sql::LogicalNodeKind::kDeduplicate) {
+          if (!updating_by.empty()) {
+            return arrow::Status::NotImplemented("deduplication over the updating result of ",
+                                                 updating_by, " is not supported");
+          }
+          ARROW_ASSIGN_OR_RAISE(auto op, DeduplicateOperator::make(*node));
+          ops.push_back(std::move(op));
         } else if (node->kind == sql::LogicalNodeKind::kFilter) {
           if (!node->predicate) return arrow::Status::Invalid("Filter node without a predicate");
           ARROW_ASSIGN_OR_RAISE(auto op, FilterOperator::make(*node->predicate));

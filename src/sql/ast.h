@@ -49,6 +49,8 @@ enum class LiteralKind : uint8_t {
   kTimestamp,  // TIMESTAMP '2020-01-01 00:00:00'
 };
 
+struct OverClause;
+
 struct Expr {
   ExprKind kind = ExprKind::kLiteral;
   SourcePos pos;
@@ -79,7 +81,8 @@ struct Expr {
   bool has_operand = false;
   bool has_else = false;
 
-  std::unique_ptr<Query> subquery;  // kSubquery
+  std::unique_ptr<Query> subquery;   // kSubquery
+  std::unique_ptr<OverClause> over;  // kCall: f(...) OVER (...)
 
   /// SQL-like text of the expression (for messages, computed column text, generated names).
   std::string to_string() const;
@@ -119,6 +122,12 @@ struct TableRef {
 struct OrderItem {
   ExprPtr expr;
   bool descending = false;
+};
+
+/// OVER (PARTITION BY ... ORDER BY ...) of an analytic call such as ROW_NUMBER().
+struct OverClause {
+  std::vector<ExprPtr> partition_by;
+  std::vector<OrderItem> order_by;
 };
 
 struct Select {

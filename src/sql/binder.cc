@@ -343,7 +343,138 @@ arrow::Result<Binder::Relation> Binder::bind_table_ref(const ast::TableRef& ref)
 
 // ---- SELECT ------------------------------------------------------------------------------------
 
+namespace {
+
+constexpr const char* kDedupUsage =
+    "SELECT ... FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY rowtime) AS rn "
+    "FROM t) WHERE rn = 1";
+
+bool is_row_number(const ast::Expr& e) {
+  return e.kind == ast::ExprKind::kCall && e.op == "ROW_NUMBER" && e.over;
+}
+
+// `rn = 1`, `rn <= 1` or `rn < 2`: the alias, else empty.
+std::string row_number_filter_alias(const ast::Expr& where) {
+  if (where.kind != ast::ExprKind::kBinary || where.args.size() != 2) return "";
+  const ast::Expr& l = *where.args[0];
+  const ast::Expr& r = *where.args[1];
+  if (l.kind != ast::ExprKind::kIdentifier || r.kind != ast::ExprKind::kLiteral ||
+      r.literal_kind != ast::LiteralKind::kInteger) {
+    return "";
+  }
+  const bool first = ((where.op == "=" || where.op == "<=") && r.text == "1") ||
+                     (where.op == "<" && r.text == "2");
+  return first ? l.names.back() : "";
+}
+
+}  // namespace
+
+arrow::Result<Binder::Relation> Binder::bind_deduplicate_select(const ast::Select& s,
+                                                                size_t rn_item) {
+  const ast::SelectItem& item = s.items[rn_item];
+  const ast::Expr& call = *item.expr;
+  const std::string alias = std::move(dedup_alias_);
+  dedup_alias_.clear();
+  if (alias.empty() || item.alias != alias) {
+    return error(call.pos, fmt::format("ROW_NUMBER() OVER (...) is only supported for "
+                                       "deduplication, filtered on its alias: {}",
+                                       kDedupUsage));
+  }
+  if (s.distinct || !s.group_by.empty() || s.having || !s.from) {
+    return error(s.pos, fmt::format("deduplication takes a plain SELECT: {}", kDedupUsage));
+  }
+  if (!call.args.empty()) return error(call.pos, "ROW_NUMBER() takes no arguments");
+  const ast::OverClause& over = *call.over;
+  if (over.order_by.size() != 1) {
+    return error(call.pos, fmt::format("deduplication needs ORDER BY the event-time attribute: {}",
+                                       kDedupUsage));
+  }
+  ARROW_ASSIGN_OR_RAISE(Relation rel, bind_table_ref(*s.from));
+  if (s.where) {
+    ARROW_ASSIGN_OR_RAISE(auto pred, bind_expr(*s.where, rel.scope));
+    ARROW_RETURN_NOT_OK(expect_boolean(*pred, s.where->pos, "the WHERE clause"));
+    ARROW_ASSIGN_OR_RAISE(pred, coerce_at(std::move(pred), SqlType::boolean(), s.where->pos));
+    auto filter = std::make_unique<LogicalNode>();
+    filter->kind = LogicalNodeKind::kFilter;
+    filter->schema = rel.node->schema;
+    filter->rowtime_index = rel.node->rowtime_index;
+    filter->predicate = std::move(pred);
+    filter->inputs.push_back(std::move(rel.node));
+    rel.node = std::move(filter);
+  }
+  auto dedup = std::make_unique<LogicalNode>();
+  dedup->kind = LogicalNodeKind::kDeduplicate;
+  for (const auto& k : over.partition_by) {
+    ARROW_ASSIGN_OR_RAISE(auto key, bind_expr(*k, rel.scope));
+    if (key->kind != BoundExprKind::kColumnRef) {
+      return error(k->pos, "PARTITION BY of a deduplication takes columns");
+    }
+    dedup->group_keys.push_back(key->column_index);
+  }
+  const ast::OrderItem& order = over.order_by[0];
+  ARROW_ASSIGN_OR_RAISE(auto time, bind_expr(*order.expr, rel.scope));
+  if (time->kind != BoundExprKind::kColumnRef ||
+      time->type.time_attribute != TimeAttribute::kRowtime) {
+    return error(order.expr->pos,
+                 fmt::format("deduplication orders by the event-time attribute (a column with a "
+                             "WATERMARK); this is {} (processing-time deduplication is not "
+                             "supported yet)",
+                             time->type.to_string()));
+  }
+  if (order.descending) {
+    return error(order.expr->pos,
+                 "keep-last deduplication (ORDER BY ... DESC) is not supported yet: its result "
+                 "updates; keep-first (ASC) is insert-only");
+  }
+  dedup->order_column = time->column_index;
+  dedup->schema = rel.node->schema;
+  dedup->rowtime_index = rel.node->rowtime_index;
+  dedup->inputs.push_back(std::move(rel.node));
+  rel.node = std::move(dedup);
+
+  std::vector<BoundExprPtr> exprs;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < s.items.size(); ++i) {
+    const auto& it = s.items[i];
+    if (i == rn_item) {
+      exprs.push_back(
+          BoundExpr::make_literal(std::make_shared<arrow::Int64Scalar>(1), SqlType::bigint(false)));
+      names.push_back(it.alias);
+      continue;
+    }
+    if (it.expr->kind == ast::ExprKind::kStar) {
+      const std::string q = it.expr->names.empty() ? "" : it.expr->names.back();
+      for (size_t c = 0; c < rel.scope.columns.size(); ++c) {
+        const auto& col = rel.scope.columns[c];
+        if (!q.empty() && col.qualifier != q) continue;
+        exprs.push_back(BoundExpr::column(static_cast<int>(c), col.name, col.type));
+        names.push_back(col.name);
+      }
+      continue;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto e, bind_expr(*it.expr, rel.scope));
+    std::string name = it.alias;
+    if (name.empty()) {
+      name = it.expr->kind == ast::ExprKind::kIdentifier ? it.expr->names.back()
+                                                         : generated_column_name(i);
+    }
+    exprs.push_back(std::move(e));
+    names.push_back(std::move(name));
+  }
+  rel.node = make_project(std::move(rel.node), std::move(exprs), names);
+  rel.scope = scope_of(rel.node->schema, "");
+  return rel;
+}
+
 arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
+  for (size_t i = 0; i < s.items.size(); ++i) {
+    if (is_row_number(*s.items[i].expr)) return bind_deduplicate_select(s, i);
+  }
+  dedup_alias_.clear();
+  // `... FROM (subquery) WHERE rn = 1`: the subquery may be a deduplication on `rn`.
+  if (s.from && s.from->kind == ast::TableRefKind::kSubquery && s.where) {
+    dedup_alias_ = row_number_filter_alias(*s.where);
+  }
   if (s.distinct) return error(s.pos, "SELECT DISTINCT is not supported yet");
   bool aggregate = !s.group_by.empty() || s.having != nullptr ||
                    (s.from && s.from->kind == ast::TableRefKind::kFunction);

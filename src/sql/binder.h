@@ -56,6 +56,10 @@ class Binder {
   };
   arrow::Result<Relation> bind_table_ref(const ast::TableRef& ref);
   arrow::Result<Relation> bind_select(const ast::Select& select);
+  /// The inner SELECT of the deduplication pattern (`SELECT ..., ROW_NUMBER() OVER (PARTITION BY
+  /// k ORDER BY rowtime) AS rn FROM t` under `WHERE rn = 1`).
+  arrow::Result<Relation> bind_deduplicate_select(const ast::Select& select,
+                                                  size_t row_number_item);
   arrow::Result<std::unique_ptr<LogicalNode>> bind_values(const ast::Query& query);
   arrow::Result<std::unique_ptr<LogicalNode>> scan_of(std::shared_ptr<const CatalogTable> table);
 
@@ -83,6 +87,8 @@ class Binder {
     std::string legacy_window_args;      // the call's arguments as text, to match
   };
   AggregateContext* aggregate_context_ = nullptr;
+  // Set while binding the FROM subquery of a `WHERE rn = 1` query: the alias `rn`.
+  std::string dedup_alias_;
 
   // Expressions (expression_binder.cc).
   arrow::Result<BoundExprPtr> bind_column(const ast::Expr& expr, const Scope& scope);

@@ -748,6 +748,12 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
                                     "SELECT list and HAVING)",
                                     name));
   }
+  if (e.over || name == "ROW_NUMBER") {
+    return error(e.pos, fmt::format("{}() OVER (...) is only supported for deduplication: SELECT "
+                                    "... FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key "
+                                    "ORDER BY rowtime) AS rn FROM t) WHERE rn = 1",
+                                    name));
+  }
   if (kGroupWindowFunctions.contains(name)) {
     // TUMBLE_START(ts, INTERVAL ...) and friends name a column of the legacy group window.
     const AggregateContext* ctx = aggregate_context_;

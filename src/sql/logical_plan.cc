@@ -22,6 +22,8 @@ const char* logical_node_kind_name(LogicalNodeKind kind) {
       return "Aggregate";
     case LogicalNodeKind::kWindowAggregate:
       return "WindowAggregate";
+    case LogicalNodeKind::kDeduplicate:
+      return "Deduplicate";
   }
   return "?";
 }
@@ -86,6 +88,7 @@ std::unique_ptr<LogicalNode> LogicalNode::clone() const {
   n->group_keys = group_keys;
   n->aggregates = aggregates;
   n->window = window;
+  n->order_column = order_column;
   return n;
 }
 
@@ -221,6 +224,12 @@ std::string describe_node(const LogicalNode& n) {
     case LogicalNodeKind::kAggregate:
     case LogicalNodeKind::kWindowAggregate:
       return describe_aggregate(n);
+    case LogicalNodeKind::kDeduplicate: {
+      std::vector<std::string> keys;
+      for (int k : n.group_keys) keys.push_back(n.schema[k].name);
+      return fmt::format("Deduplicate(keep=[FirstRow], key=[{}], order=[{}])",
+                         fmt::join(keys, ", "), n.schema[n.order_column].name);
+    }
   }
   return "?";
 }

@@ -39,6 +39,9 @@ enum class LogicalNodeKind : uint8_t {
                // A nullable input into a NOT NULL column must be checked at run time.
   kAggregate,  // GROUP BY without a window: updating (retract) output, see below
   kWindowAggregate,  // GROUP BY window_start, window_end over a window TVF: insert-only
+  kDeduplicate,      // ROW_NUMBER() OVER (PARTITION BY keys ORDER BY rowtime) = 1: per key
+                     // the row with the smallest event time, emitted once the watermark passes
+                     // it (insert-only); output row = input row
 };
 const char* logical_node_kind_name(LogicalNodeKind kind);
 
@@ -110,6 +113,9 @@ struct LogicalNode {
   std::vector<int> group_keys;
   std::vector<AggregateCall> aggregates;
   std::optional<WindowSpec> window;
+
+  // kDeduplicate: partition keys in group_keys; the rowtime column rows are ordered by.
+  int order_column = -1;
 
   /// kTableScan: the read row type (table->columns[read_columns[i]]).
   Schema read_schema() const;

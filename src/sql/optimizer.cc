@@ -100,6 +100,7 @@ std::vector<int> prune(LogicalNode& node, const std::vector<bool>& required) {
   switch (node.kind) {
     case LogicalNodeKind::kSink:
     case LogicalNodeKind::kUnion:
+    case LogicalNodeKind::kDeduplicate:  // passes whole rows through
       for (auto& in : node.inputs) prune(*in, all(in->schema.size()));
       return identity;
     case LogicalNodeKind::kValues:

@@ -1167,7 +1167,11 @@ class Parser {
       return error_at(t.pos,
                       fmt::format("expected an expression but found reserved word '{}'", t.text));
     }
-    if (peek(1).is_symbol("(")) return function_call();
+    if (peek(1).is_symbol("(")) {
+      ARROW_ASSIGN_OR_RAISE(auto call, function_call());
+      if (peek().is_keyword("OVER")) ARROW_RETURN_NOT_OK(over_clause(*call));
+      return call;
+    }
     return identifier_expr();
   }
 
@@ -1352,10 +1356,39 @@ class Parser {
       e->args.push_back(std::move(arg));
     }
     ARROW_RETURN_NOT_OK(expect_symbol(")"));
-    if (peek().is_keyword("OVER")) {
-      return error_at(peek().pos, "OVER windows are not supported yet");
-    }
     return e;
+  }
+
+  // f(...) OVER ([PARTITION BY e, ...] [ORDER BY e [ASC|DESC], ...]). The binder accepts only the
+  // deduplication form; other OVER windows fail there with "not supported yet".
+  arrow::Status over_clause(ast::Expr& call) {
+    advance();  // OVER
+    ARROW_RETURN_NOT_OK(expect_symbol("("));
+    call.over = std::make_unique<ast::OverClause>();
+    if (accept_keyword("PARTITION")) {
+      ARROW_RETURN_NOT_OK(expect_keyword("BY"));
+      do {
+        ARROW_ASSIGN_OR_RAISE(auto key, expr());
+        call.over->partition_by.push_back(std::move(key));
+      } while (accept_symbol(","));
+    }
+    if (accept_keyword("ORDER")) {
+      ARROW_RETURN_NOT_OK(expect_keyword("BY"));
+      do {
+        ast::OrderItem item;
+        ARROW_ASSIGN_OR_RAISE(item.expr, expr());
+        if (accept_keyword("DESC")) {
+          item.descending = true;
+        } else {
+          accept_keyword("ASC");
+        }
+        call.over->order_by.push_back(std::move(item));
+      } while (accept_symbol(","));
+    }
+    if (!peek().is_symbol(")")) {
+      return error_at(peek().pos, "OVER windows with a frame (ROWS/RANGE) are not supported yet");
+    }
+    return expect_symbol(")");
   }
 
   static constexpr int kMaxDepth = 200;  // keeps hostile input from overflowing the stack
