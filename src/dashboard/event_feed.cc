@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <functional>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -176,21 +178,30 @@ EventFeed::~EventFeed() {
 
 void EventFeed::Pending::add(const std::string& name,
                              const std::vector<realtime::Sample>& samples) {
+  if (!active.load(std::memory_order_relaxed)) {
+    if (!samples.empty()) dropped.store(true, std::memory_order_relaxed);
+    return;
+  }
   std::lock_guard lock(mutex);
   PendingMetric& m = metrics[name];
-  std::string key;
   for (const auto& s : samples) {
-    key.clear();
-    fmt::format_to(std::back_inserter(key), "{}", s.time_s);
+    uint64_t h = std::hash<int64_t>{}(s.time_s);
     for (const auto& d : s.dimensions) {
-      key += '\x1f';
-      key += d;
+      h ^= std::hash<std::string_view>{}(d) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
     }
-    auto it = m.sums.find(key);
-    if (it != m.sums.end()) {
-      it->second += s.value;
-    } else if (m.sums.size() < max_rows) {
-      m.sums.emplace(key, s.value);
+    bool found = false;
+    for (auto [it, end] = m.index.equal_range(h); it != end; ++it) {
+      auto& row = m.rows[it->second];
+      if (row.time_s == s.time_s && row.dimensions == s.dimensions) {
+        row.value += s.value;
+        found = true;
+        break;
+      }
+    }
+    if (found) continue;
+    if (m.rows.size() < max_rows) {
+      m.index.emplace(h, static_cast<uint32_t>(m.rows.size()));
+      m.rows.push_back({s.time_s, s.dimensions, s.value});
     } else {
       m.truncated = true;
     }
@@ -202,9 +213,13 @@ void EventFeed::add_client(std::shared_ptr<server::BodyWriter> writer, unsigned 
   std::lock_guard lock(clients_mutex_);
   std::string hello =
       fmt::format("retry: 3000\nevent: hello\ndata: {{\"server_ms\":{}}}\n\n", now_ms());
+  // Samples dropped while nobody listened are in no frame: a resuming client must reload.
+  const bool gap = pending_->dropped.exchange(false);
+  if (gap) replay_.clear();
+  pending_->active = true;
   if (last_event_id) {
     const bool held = !replay_.empty() && replay_.front().id <= *last_event_id + 1;
-    if (held || (replay_.empty() && *last_event_id + 1 == next_id_)) {
+    if (!gap && (held || (replay_.empty() && *last_event_id + 1 == next_id_))) {
       for (const auto& f : replay_) {
         if (f.id > *last_event_id && (f.topic & topics)) hello += f.text;
       }
@@ -237,6 +252,7 @@ void EventFeed::publish(unsigned topic, std::string_view event, const std::strin
   const size_t before = clients_.size();
   std::erase_if(clients_, [](const Client& c) { return c.writer->closed(); });
   stats_.clients_dropped += before - clients_.size();
+  pending_->active = !clients_.empty();
   ++stats_.events_sent;
   last_send_ms_ = now_ms();
   replay_.push_back(std::move(frame));
@@ -250,6 +266,7 @@ void EventFeed::send_heartbeat() {
   const size_t before = clients_.size();
   std::erase_if(clients_, [](const Client& c) { return c.writer->closed(); });
   stats_.clients_dropped += before - clients_.size();
+  pending_->active = !clients_.empty();
   last_send_ms_ = now_ms();
 }
 
@@ -301,7 +318,7 @@ void EventFeed::tick() {
     pending.swap(pending_->metrics);
   }
   for (auto& [name, metric] : pending) {
-    if (metric.sums.empty()) continue;
+    if (metric.rows.empty()) continue;
     auto dims = dimension_names_.find(name);
     if (dims == dimension_names_.end()) {
       if (auto store = hub_->metrics(); store.ok()) {
@@ -320,24 +337,17 @@ void EventFeed::tick() {
     }
     data += "],\"rows\":[";
     // Sorted so a client applies them in time order.
-    std::vector<std::pair<std::string, double>> rows(metric.sums.begin(), metric.sums.end());
-    std::sort(rows.begin(), rows.end());
+    std::sort(metric.rows.begin(), metric.rows.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.time_s, a.dimensions) < std::tie(b.time_s, b.dimensions);
+    });
     bool first_row = true;
-    for (const auto& [key, value] : rows) {
+    for (const auto& row : metric.rows) {
       if (!first_row) data += ',';
       first_row = false;
-      size_t pos = key.find('\x1f');
-      data += '[';
-      data += key.substr(0, pos);
-      data += fmt::format(",{}", value);
-      while (pos != std::string::npos) {
-        const size_t next = key.find('\x1f', pos + 1);
+      data += fmt::format("[{},{}", row.time_s, row.value);
+      for (const auto& d : row.dimensions) {
         data += ',';
-        append_json_string(
-            std::string_view(key).substr(
-                pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1),
-            data);
-        pos = next;
+        append_json_string(d, data);
       }
       data += ']';
     }

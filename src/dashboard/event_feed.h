@@ -128,13 +128,24 @@ class EventFeed {
   // Samples gathered by the hub listener between ticks. Shared with the listener, which may run
   // once more after unsubscribe (on a sink's thread) and so must not point at the feed.
   struct PendingMetric {
-    std::unordered_map<std::string, double> sums;  // "<time>\x1f<dim>\x1f<dim>..." -> sum
+    struct Row {
+      int64_t time_s;
+      std::vector<std::string> dimensions;
+      double value;
+    };
+    std::vector<Row> rows;
+    // Hash of (time, dimension values) -> index in rows: no allocation for a repeated key.
+    std::unordered_multimap<uint64_t, uint32_t> index;
     bool truncated = false;
   };
   struct Pending {
     std::mutex mutex;
     std::map<std::string, PendingMetric> metrics;
     size_t max_rows = 0;
+    // No client connected: the sink pays nothing (samples are not gathered), and `dropped`
+    // records the gap so a client resuming with Last-Event-ID is told to reload.
+    std::atomic<bool> active{false};
+    std::atomic<bool> dropped{false};
     void add(const std::string& name, const std::vector<realtime::Sample>& samples);
   };
   std::shared_ptr<Pending> pending_ = std::make_shared<Pending>();

@@ -167,6 +167,8 @@ TEST(EventFeed, ReplaysAfterLastEventIdOrAsksForAReset) {
   auto options = manual_ticks();
   options.replay_events = 2;
   ASSERT_OK_AND_ASSIGN(auto feed, EventFeed::make(hub, dir.log(), options));
+  auto listening = std::make_shared<RecordingWriter>();
+  feed->add_client(listening, kTopicAll, std::nullopt);
   for (int i = 1; i <= 3; ++i) {
     ASSERT_OK(store->add("m", {{i, {"k"}, 1}}));
     feed->tick();  // event ids 1, 2, 3; ids 2 and 3 are held
@@ -187,6 +189,34 @@ TEST(EventFeed, ReplaysAfterLastEventIdOrAsksForAReset) {
   feed->add_client(current, kTopicAll, 3);
   EXPECT_EQ(current->text().find("event: reset"), std::string::npos);
   EXPECT_EQ(current->text().find("id: "), std::string::npos);
+}
+
+TEST(EventFeed, NoClientsMeansNoWorkAndAResumingClientReloads) {
+  DataDir dir;
+  auto hub = realtime::Hub::for_data_dir(dir.path());
+  ASSERT_OK_AND_ASSIGN(auto store, hub->metrics());
+  ASSERT_OK(store->declare("m", {"K"}));
+  ASSERT_OK_AND_ASSIGN(auto feed, EventFeed::make(hub, dir.log(), manual_ticks()));
+  auto first = std::make_shared<RecordingWriter>();
+  feed->add_client(first, kTopicAll, std::nullopt);
+  ASSERT_OK(store->add("m", {{1, {"k"}, 1}}));
+  feed->tick();  // id 1
+  first->close();
+  ASSERT_OK(store->add("m", {{2, {"k"}, 1}}));
+  feed->tick();  // the closed client is dropped here (the frame with id 2 reaches nobody)
+  EXPECT_EQ(feed->client_count(), 0u);
+  ASSERT_OK(store->add("m", {{3, {"k"}, 1}}));  // nobody listens: not gathered
+  feed->tick();
+  EXPECT_EQ(feed->stats().events_sent, 2u);
+
+  // Resuming after id 2 would miss the sample of second 3: reload instead.
+  auto resumed = std::make_shared<RecordingWriter>();
+  feed->add_client(resumed, kTopicAll, 2);
+  EXPECT_NE(resumed->text().find("event: reset"), std::string::npos) << resumed->text();
+  // From now on samples flow again.
+  ASSERT_OK(store->add("m", {{4, {"k"}, 1}}));
+  feed->tick();
+  EXPECT_NE(resumed->text().find("\"rows\":[[4,1,\"k\"]]"), std::string::npos) << resumed->text();
 }
 
 TEST(EventFeed, DropsClosedClientsAndClosesOthersOnDestruction) {
