@@ -114,6 +114,9 @@ class Runner {
     options.name = name;
     options.config = session_.config();
     options.cancel = &g_interrupted;
+    // Checkpoints of a named job (SET 'pipeline.name') live here unless 'state.checkpoints.dir'
+    // says otherwise; the job resumes from them (docs/checkpoints.md).
+    options.checkpoint_root = args_.data_dir + "/checkpoints";
     return options;
   }
 
@@ -123,7 +126,9 @@ class Runner {
   }
 
   arrow::Status run_insert(sql::StatementResult& result) {
-    const std::string name = fmt::format("insert-{}", ++jobs_);
+    std::string name = fmt::format("insert-{}", ++jobs_);
+    const auto& config = session_.config();
+    if (auto it = config.find(exec::kPipelineNameKey); it != config.end()) name = it->second;
     ARROW_ASSIGN_OR_RAISE(auto job, exec::Job::make(*result.plan, *registry_, job_options(name)));
     if (args_.explain) std::cerr << sql::explain_plan(*result.plan) << "\n" << job->describe();
     const bool bounded = job->bounded();
@@ -133,7 +138,9 @@ class Runner {
                              : duration_ms() ? fmt::format(": running for {} s", args_.duration_s)
                                              : std::string(": running until Ctrl-C"));
     auto st = job->run(duration_ms());
-    print_summary(name, job->summary());
+    const auto summary = job->summary();
+    print_summary(name, summary);
+    print_checkpoints(summary.checkpoints);
     if (g_interrupted.load()) interrupted_ = true;
     return st;
   }
@@ -234,6 +241,23 @@ class Runner {
     if (summary.late_records) {
       text +=
           fmt::format("  dropped {:>10} late rows (behind the watermark)\n", summary.late_records);
+    }
+    std::cerr << text;
+  }
+
+  static void print_checkpoints(const exec::CheckpointStats& c) {
+    if (!c.enabled) return;
+    std::string text;
+    if (c.restored_id > 0) {
+      text += fmt::format("  resumed from checkpoint {}{}\n", c.restored_id,
+                          c.restored_commit_replayed ? " (its commit replayed)" : "");
+    }
+    if (c.completed > 0) {
+      text +=
+          fmt::format("  checkpoints {:>6} completed, last {} ({} bytes, {:.1f} ms){}\n",
+                      c.completed, c.last_id, c.last_bytes, double(c.last_duration_micros) / 1e3,
+                      c.persisted ? fmt::format(" in {}", c.dir)
+                                  : std::string(" (not persisted: no pipeline.name)"));
     }
     std::cerr << text;
   }

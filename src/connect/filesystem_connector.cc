@@ -7,9 +7,14 @@
 // the format's ignore-parse-errors option is set. csv: the roadpulse option
 // 'csv.ignore-first-line' skips each file's header.
 // Sink: 'path' is a directory; rows go to `part-<job uuid>-<n>.<format>` files, written under a
-// hidden in-progress name and renamed into place when the job ends (or a file rolls at
-// 'sink.rolling-policy.file-size'), so readers never see a partial file. PARTITIONED BY columns
-// become `key=value` directories and are not repeated inside the files, as in Flink.
+// hidden in-progress name (rolling at 'sink.rolling-policy.file-size' and at every checkpoint)
+// and renamed into place when their checkpoint completes (or the job ends), so readers never see
+// a partial file and a restart from a checkpoint neither loses nor repeats rows
+// (docs/checkpoints.md). PARTITIONED BY columns become `key=value` directories and are not
+// repeated inside the files, as in Flink.
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -27,6 +32,7 @@
 
 #include "connect/connectors.h"
 #include "connect/parquet_format.h"
+#include "lake/lake.h"
 
 namespace roadpulse::connect {
 
@@ -219,10 +225,23 @@ class FileSink final : public exec::Sink {
 
   std::string name() const override { return "filesystem:" + root_.string(); }
 
-  arrow::Status open(const exec::OperatorContext&) override {
+  arrow::Status open(const exec::OperatorContext& context) override {
     std::error_code ec;
     fs::create_directories(root_, ec);
     if (ec) return arrow::Status::IOError("cannot create '", root_.string(), "': ", ec.message());
+    if (context.restored_state && !context.restored_commit_confirmed) {
+      // Resuming from a checkpoint whose commit may not have happened: finish it (idempotent).
+      ARROW_ASSIGN_OR_RAISE(auto committables,
+                            lake::parse_committables(context.restored_state->ToString()));
+      ARROW_RETURN_NOT_OK(
+          lake::TableWriter::commit_files(lake::TableWriterOptions{}, committables));
+    }
+    // Other staging files belong to checkpoints that never completed: their rows are replayed.
+    ARROW_ASSIGN_OR_RAISE(int removed, lake::clean_staging_files(root_.string()));
+    if (removed > 0) {
+      spdlog::info("filesystem sink {}: removed {} leftover staging file(s)", root_.string(),
+                   removed);
+    }
     return arrow::Status::OK();
   }
 
@@ -239,31 +258,65 @@ class FileSink final : public exec::Sink {
       if (!bucket.out.is_open()) ARROW_RETURN_NOT_OK(start_file(dir, bucket));
       bucket.out.write(line_.data(), std::streamsize(line_.size()));
       bucket.bytes += int64_t(line_.size());
+      ++bucket.rows;
       ++written_;
       if (bucket.bytes >= roll_bytes_) ARROW_RETURN_NOT_OK(finish_file(bucket));
     }
     return arrow::Status::OK();
   }
 
-  arrow::Status prepare_commit(int64_t) override {
+  // Two-phase commit (EXEC_DESIGN.md §5): files closed since the last checkpoint (rolled or
+  // open) become the checkpoint's committables; commit() renames them into place.
+  arrow::Status prepare_commit(int64_t checkpoint_id) override {
     for (auto& [_, bucket] : buckets_) {
       if (bucket.out.is_open()) ARROW_RETURN_NOT_OK(finish_file(bucket));
     }
+    for (auto& c : rolled_) c.checkpoint_id = checkpoint_id;
+    auto& slot = prepared_[checkpoint_id];
+    slot.insert(slot.end(), rolled_.begin(), rolled_.end());
+    rolled_.clear();
     return arrow::Status::OK();
+  }
+
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t) override {
+    checkpointed_ = true;
+    std::vector<lake::Committable> pending;
+    for (const auto& [_, list] : prepared_) pending.insert(pending.end(), list.begin(), list.end());
+    return arrow::Buffer::FromString(lake::serialize_committables(pending));
+  }
+
+  arrow::Status commit(int64_t checkpoint_id) override {
+    std::vector<lake::Committable> due;
+    for (auto it = prepared_.begin(); it != prepared_.end() && it->first <= checkpoint_id;) {
+      due.insert(due.end(), it->second.begin(), it->second.end());
+      it = prepared_.erase(it);
+    }
+    last_committed_ = std::max(last_committed_, checkpoint_id);
+    if (due.empty()) return arrow::Status::OK();
+    return lake::TableWriter::commit_files(lake::TableWriterOptions{}, due);
   }
 
   arrow::Status close(bool end_of_data) override {
     if (!end_of_data) {
-      // A failed job leaves nothing half-written behind.
+      // A failed job leaves nothing half-written behind; files a checkpoint may own stay for
+      // the next start to commit or clean.
+      std::error_code ec;
       for (auto& [_, bucket] : buckets_) {
         if (!bucket.out.is_open()) continue;
         bucket.out.close();
-        std::error_code ec;
         fs::remove(bucket.staging, ec);
+      }
+      for (const auto& c : rolled_) fs::remove(c.staging_path, ec);
+      if (!checkpointed_) {
+        for (const auto& [_, list] : prepared_) {
+          for (const auto& c : list) fs::remove(c.staging_path, ec);
+        }
       }
       return arrow::Status::OK();
     }
-    return prepare_commit(0);
+    const int64_t final_checkpoint = last_committed_ + 1;
+    ARROW_RETURN_NOT_OK(prepare_commit(final_checkpoint));
+    return commit(final_checkpoint);
   }
 
   int64_t rows_written() const override { return written_; }
@@ -273,7 +326,9 @@ class FileSink final : public exec::Sink {
     std::ofstream out;
     fs::path staging;
     fs::path final_path;
+    std::string partition;
     int64_t bytes = 0;
+    int64_t rows = 0;
   };
 
   std::string partition_dir(const arrow::RecordBatch& batch, int64_t row) {
@@ -306,21 +361,31 @@ class FileSink final : public exec::Sink {
     bucket.staging = directory / ("." + file + ".inprogress");
     bucket.out.open(bucket.staging, std::ios::binary | std::ios::trunc);
     if (!bucket.out) return arrow::Status::IOError("cannot write '", bucket.staging.string(), "'");
+    bucket.partition = dir;
     bucket.bytes = 0;
+    bucket.rows = 0;
     return arrow::Status::OK();
   }
 
+  // Closes the bucket's file durably; it waits staged for its checkpoint's commit.
   arrow::Status finish_file(Bucket& bucket) {
     bucket.out.flush();
     const bool ok = bool(bucket.out);
     bucket.out.close();
     if (!ok) return arrow::Status::IOError("error writing '", bucket.staging.string(), "'");
-    std::error_code ec;
-    fs::rename(bucket.staging, bucket.final_path, ec);
-    if (ec) {
-      return arrow::Status::IOError("cannot commit '", bucket.final_path.string(),
-                                    "': ", ec.message());
+    const int fd = ::open(bucket.staging.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return arrow::Status::IOError("cannot fsync '", bucket.staging.string(), "'");
     }
+    ::close(fd);
+    lake::Committable c;
+    c.staging_path = bucket.staging.string();
+    c.final_path = bucket.final_path.string();
+    c.partition = bucket.partition;
+    c.rows = bucket.rows;
+    c.bytes = bucket.bytes;
+    rolled_.push_back(std::move(c));
     return arrow::Status::OK();
   }
 
@@ -334,6 +399,10 @@ class FileSink final : public exec::Sink {
   int64_t roll_bytes_;
   std::string id_;
   std::map<std::string, Bucket> buckets_;
+  std::vector<lake::Committable> rolled_;                       // closed, not prepared yet
+  std::map<int64_t, std::vector<lake::Committable>> prepared_;  // by checkpoint
+  int64_t last_committed_ = 0;
+  bool checkpointed_ = false;
   int counter_ = 0;
   int64_t written_ = 0;
   std::string line_;

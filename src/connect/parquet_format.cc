@@ -89,8 +89,19 @@ class ParquetSink final : public exec::Sink {
     std::mt19937_64 gen(rd());
     // Unique per run and subtask, so appends from later jobs never collide with these names.
     options_.job_id = fmt::format("{:012x}-{}", gen() & 0xffffffffffffULL, context.subtask);
-    // Staging files of a crashed writer are never committed (their checkpoint did not
-    // complete): remove them. One writing job per table location, as with Flink's FileSink.
+    if (context.restored_state && !context.restored_commit_confirmed) {
+      // Resuming from a checkpoint whose commit may not have happened: finish it (idempotent).
+      ARROW_ASSIGN_OR_RAISE(auto committables,
+                            lake::parse_committables(context.restored_state->ToString()));
+      ARROW_RETURN_NOT_OK(lake::TableWriter::commit_files(options_, committables));
+      if (!committables.empty()) {
+        spdlog::info("filesystem sink {}: committed {} file(s) of checkpoint {} on restore",
+                     options_.location, committables.size(), context.restored_checkpoint_id);
+      }
+    }
+    // Every other staging file belongs to a checkpoint that never completed (or a writer that
+    // crashed without checkpoints): its rows are replayed from the sources, so remove it. One
+    // writing job per table location, as with Flink's FileSink.
     ARROW_ASSIGN_OR_RAISE(int removed, lake::clean_staging_files(options_.location));
     if (removed > 0) {
       spdlog::info("filesystem sink {}: removed {} leftover staging file(s)", options_.location,
@@ -108,6 +119,12 @@ class ParquetSink final : public exec::Sink {
     return writer_->prepare_commit(checkpoint_id).status();
   }
 
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t) override {
+    checkpointed_ = true;
+    // Every prepared file not committed yet (a checkpoint whose commit failed stays owed).
+    return arrow::Buffer::FromString(lake::serialize_committables(writer_->pending_committables()));
+  }
+
   arrow::Status commit(int64_t checkpoint_id) override {
     last_committed_ = std::max(last_committed_, checkpoint_id);
     return writer_->commit(checkpoint_id);
@@ -115,7 +132,8 @@ class ParquetSink final : public exec::Sink {
 
   arrow::Status close(bool end_of_data) override {
     if (!writer_) return arrow::Status::OK();
-    if (!end_of_data) return writer_->abort();
+    // Files a checkpoint may own stay for the next start to commit or clean.
+    if (!end_of_data) return writer_->abort(/*keep_prepared=*/checkpointed_);
     // A bounded job's final checkpoint: everything written becomes visible now.
     const int64_t final_checkpoint = last_committed_ + 1;
     ARROW_RETURN_NOT_OK(writer_->prepare_commit(final_checkpoint).status());
@@ -129,6 +147,7 @@ class ParquetSink final : public exec::Sink {
   std::unique_ptr<lake::Catalog> catalog_;
   std::unique_ptr<lake::TableWriter> writer_;
   int64_t last_committed_ = 0;
+  bool checkpointed_ = false;
 };
 
 }  // namespace

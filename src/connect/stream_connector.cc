@@ -15,7 +15,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include <arrow/array.h>
 #include <arrow/scalar.h>
@@ -86,19 +89,42 @@ class StreamSource final : public exec::Source {
   std::string name() const override { return connector_ + ":" + table_.stream; }
   bool bounded() const override { return bounded_; }
 
-  arrow::Status open(const exec::OperatorContext&) override {
+  arrow::Status open(const exec::OperatorContext& context) override {
     ARROW_RETURN_NOT_OK(ensure_stream(*log_, table_));
     ARROW_ASSIGN_OR_RAISE(auto description, log_->describe_stream(table_.stream));
+    std::map<int32_t, Shard> restored;
+    if (context.restored_state) {
+      ARROW_ASSIGN_OR_RAISE(restored, parse_positions(context.restored_state->ToString()));
+    }
     for (const auto& shard : description.shards) {
       Shard s;
       s.id = shard.id;
-      ARROW_ASSIGN_OR_RAISE(s.next, log_->resolve(table_.stream, shard.id, start_));
       s.end = shard.ending_sequence ? *shard.ending_sequence : shard.next_sequence;
+      if (auto it = restored.find(shard.id.value); it != restored.end()) {
+        // Resume right after what the checkpoint covers. A bounded read ends at the stream's
+        // end as of this start, like a fresh one.
+        s.next = it->second.next;
+      } else if (context.restored_state) {
+        // A shard born after the checkpoint (resharding): none of it was read yet.
+        ARROW_ASSIGN_OR_RAISE(s.next, log_->resolve(table_.stream, shard.id, log::StartPosition{}));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(s.next, log_->resolve(table_.stream, shard.id, start_));
+      }
       shards_.push_back(s);
     }
     if (shards_.empty())
       return arrow::Status::Invalid("stream '", table_.stream, "' has no shards");
     return arrow::Status::OK();
+  }
+
+  // Per shard: the next sequence number to read, where a bounded read ends, finished.
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t) override {
+    std::string out = "stream-positions 1\n";
+    for (const auto& s : shards_) {
+      out +=
+          fmt::format("{} {} {} {}\n", s.id.value, s.next.value, s.end.value, s.finished ? 1 : 0);
+    }
+    return arrow::Buffer::FromString(std::move(out));
   }
 
   arrow::Result<exec::SourceChunk> next(int64_t timeout_ms) override {
@@ -157,6 +183,27 @@ class StreamSource final : public exec::Source {
     log::SequenceNumber end;  // bounded reads stop here
     bool finished = false;
   };
+
+  arrow::Result<std::map<int32_t, Shard>> parse_positions(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    if (!std::getline(in, line) || line != "stream-positions 1") {
+      return arrow::Status::Invalid(name(), ": checkpoint holds no stream positions");
+    }
+    std::map<int32_t, Shard> out;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      std::istringstream fields(line);
+      Shard s;
+      int finished = 0;
+      if (!(fields >> s.id.value >> s.next.value >> s.end.value >> finished)) {
+        return arrow::Status::Invalid(name(), ": malformed checkpoint position '", line, "'");
+      }
+      s.finished = finished != 0;
+      out[s.id.value] = s;
+    }
+    return out;
+  }
 
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> decode(
       const std::vector<log::StoredRecord>& records) {
@@ -237,7 +284,32 @@ class StreamSink final : public exec::Sink {
 
   std::string name() const override { return connector_ + ":" + table_.stream; }
 
-  arrow::Status open(const exec::OperatorContext&) override { return ensure_stream(*log_, table_); }
+  arrow::Status open(const exec::OperatorContext& context) override {
+    ARROW_RETURN_NOT_OK(ensure_stream(*log_, table_));
+    if (context.restored_state) {
+      ARROW_RETURN_NOT_OK(load_written_after(context.restored_state->ToString()));
+      if (unmatched_ > 0) {
+        spdlog::info(
+            "{}: {} record(s) were appended after checkpoint {}; the replay skips them instead of "
+            "writing them again",
+            name(), unmatched_, context.restored_checkpoint_id);
+      }
+    }
+    return arrow::Status::OK();
+  }
+
+  // Records are appended at once (the alerting path reads this stream with low latency), so
+  // there is nothing to prepare or commit: the checkpoint keeps each shard's end instead, and a
+  // restore deduplicates the replay against what was appended after it (see open()).
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t) override {
+    ARROW_ASSIGN_OR_RAISE(auto description, log_->describe_stream(table_.stream));
+    std::string out = "stream-ends 1\n";
+    for (const auto& shard : description.shards) {
+      const auto end = shard.ending_sequence ? *shard.ending_sequence : shard.next_sequence;
+      out += fmt::format("{} {}\n", shard.id.value, end.value);
+    }
+    return arrow::Buffer::FromString(std::move(out));
+  }
 
   arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
     const int64_t rows = batch->num_rows();
@@ -251,7 +323,12 @@ class StreamSink final : public exec::Sink {
         partition_key(*batch, r, &keys_[size_t(r - start)]);
       }
       for (size_t i = 0; i < bodies_.size(); ++i) {
+        if (unmatched_ > 0 && already_written(bodies_[i])) continue;
         appends_.push_back({keys_[i], bodies_[i], std::nullopt});
+      }
+      if (appends_.empty()) {
+        written_ += end - start;
+        continue;
       }
       auto st = log_->append(table_.stream, appends_).status();
       if (!st.ok())
@@ -264,6 +341,71 @@ class StreamSink final : public exec::Sink {
   int64_t rows_written() const override { return written_; }
 
  private:
+  // Exactly-once on restore. The checkpoint holds each shard's end as of the barrier; whatever
+  // sits beyond it was appended by this sink between that checkpoint and the crash, from input
+  // the job now reads again. Those records (by content: the replay re-creates them byte for
+  // byte, though perhaps in another interleaving of the input shards) are kept as a multiset of
+  // 128-bit hashes; each output the replay produces that matches one is dropped instead of
+  // appended, until every one is matched.
+  using RecordHash = std::pair<uint64_t, uint64_t>;
+  struct RecordHashHasher {
+    size_t operator()(const RecordHash& h) const { return size_t(h.first ^ (h.second << 1)); }
+  };
+
+  static RecordHash hash_record(std::string_view data) {
+    uint64_t fnv = 1469598103934665603ULL;
+    for (unsigned char c : data) fnv = (fnv ^ c) * 1099511628211ULL;
+    return {std::hash<std::string_view>{}(data), fnv};
+  }
+
+  bool already_written(std::string_view data) {
+    auto it = written_after_.find(hash_record(data));
+    if (it == written_after_.end()) return false;
+    if (--it->second == 0) written_after_.erase(it);
+    if (--unmatched_ == 0) {
+      spdlog::info("{}: the replay caught up with what was written before the restart", name());
+      written_after_ = {};
+    }
+    return true;
+  }
+
+  arrow::Status load_written_after(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    if (!std::getline(in, line) || line != "stream-ends 1") {
+      return arrow::Status::Invalid(name(), ": checkpoint holds no stream positions");
+    }
+    std::map<int32_t, uint64_t> ends;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      std::istringstream fields(line);
+      int32_t shard = 0;
+      uint64_t end = 0;
+      if (!(fields >> shard >> end)) {
+        return arrow::Status::Invalid(name(), ": malformed checkpoint position '", line, "'");
+      }
+      ends[shard] = end;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto description, log_->describe_stream(table_.stream));
+    for (const auto& shard : description.shards) {
+      const auto stop = shard.ending_sequence ? *shard.ending_sequence : shard.next_sequence;
+      log::SequenceNumber from = shard.starting_sequence;
+      if (auto it = ends.find(shard.id.value); it != ends.end()) from.value = it->second;
+      while (from < stop) {
+        ARROW_ASSIGN_OR_RAISE(auto read,
+                              log_->read(table_.stream, shard.id, from, kReadRecords, kReadBytes));
+        if (read.records.empty()) break;
+        for (const auto& r : read.records) {
+          if (r.sequence >= stop) break;
+          ++written_after_[hash_record(r.data)];
+          ++unmatched_;
+        }
+        from = read.next;
+      }
+    }
+    return arrow::Status::OK();
+  }
+
   void partition_key(const arrow::RecordBatch& batch, int64_t row, std::string* out) {
     stream_partition_key(batch, row, key_columns_, key_delimiter_, &round_robin_, out);
   }
@@ -279,6 +421,8 @@ class StreamSink final : public exec::Sink {
   std::vector<log::AppendRecord> appends_;
   int64_t written_ = 0;
   uint64_t round_robin_ = 0;
+  std::unordered_map<RecordHash, int64_t, RecordHashHasher> written_after_;
+  int64_t unmatched_ = 0;  // records in written_after_
 };
 
 arrow::Result<log::StartPosition> start_position(OptionReader& reader) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <arrow/buffer.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 #include <arrow/status.h>
@@ -67,6 +68,13 @@ class Source {
   /// The next batch, waiting at most `timeout_ms` for data. Never called again after a chunk
   /// with end_of_input.
   virtual arrow::Result<SourceChunk> next(int64_t timeout_ms) = 0;
+  /// Where the source stands after everything next() returned so far, stored in checkpoint
+  /// `checkpoint_id`. On resume open() receives it in OperatorContext::restored_state and must
+  /// continue right after it. Null: the source cannot resume and starts over as configured
+  /// (at-least-once for that source; docs/checkpoints.md).
+  virtual arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t checkpoint_id) {
+    return std::shared_ptr<arrow::Buffer>();
+  }
   /// A checkpoint covering everything returned so far is durable: commit read positions.
   virtual arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) {
     return arrow::Status::OK();
@@ -90,7 +98,17 @@ class Sink {
     return arrow::Status::NotImplemented(name(), " is append-only");
   }
   /// Make everything written so far ready to commit (close in-progress files, flush buffers).
+  /// Called at every checkpoint while no writer runs (exec/checkpoint_*, EXEC_DESIGN.md §5).
   virtual arrow::Status prepare_commit(int64_t checkpoint_id) { return arrow::Status::OK(); }
+  /// After prepare_commit(): what commit() of this checkpoint needs (staged file names, stream
+  /// positions), stored durably in the checkpoint. On resume open() receives it in
+  /// OperatorContext::restored_state (with restored_checkpoint_id) and must (re)commit it
+  /// idempotently — the crash may have come before or after the commit — and discard or
+  /// deduplicate whatever was written after it. Null: nothing to keep.
+  virtual arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t checkpoint_id) {
+    return std::shared_ptr<arrow::Buffer>();
+  }
+  /// The checkpoint is durable: make what was prepared for it (and earlier) visible.
   virtual arrow::Status commit(int64_t checkpoint_id) { return arrow::Status::OK(); }
   /// `end_of_data`: the job finished normally (commit everything) rather than being cancelled.
   virtual arrow::Status close(bool end_of_data) { return arrow::Status::OK(); }

@@ -13,6 +13,7 @@
 
 #include "common/time.h"
 #include "exec/aggregate_operators.h"
+#include "exec/checkpoint_coordinator.h"
 #include "exec/expression.h"
 #include "exec/operators.h"
 #include "exec/watermark.h"
@@ -36,12 +37,43 @@ class Chain {
   }
   Chain(const Chain&) = delete;
 
-  arrow::Status open(const OperatorContext& context) {
-    for (auto& op : ops_) {
+  /// `key` names the chain in checkpoints; `restored` holds the parts of the checkpoint the job
+  /// resumes from (null on a fresh start).
+  arrow::Status open(const OperatorContext& context, const std::string& key,
+                     const CheckpointManifest* restored) {
+    key_ = key;
+    for (size_t i = 0; i < ops_.size(); ++i) {
       OperatorContext c = context;
-      c.operator_name = op->name();
-      ARROW_RETURN_NOT_OK(op->open(c));
+      c.operator_name = ops_[i]->name();
+      if (restored) {
+        if (const auto* part = restored->find(op_key(i))) {
+          if (part->owner != c.operator_name) {
+            return arrow::Status::Invalid("checkpoint ", restored->id, " holds the state of '",
+                                          part->owner, "' where the job now has '", c.operator_name,
+                                          "': the query changed; use another 'pipeline.name' or "
+                                          "delete the pipeline's checkpoints to start over");
+          }
+          c.restored_state = part->data;
+        }
+      }
+      ARROW_RETURN_NOT_OK(ops_[i]->open(c));
     }
+    return arrow::Status::OK();
+  }
+  /// Seals open state (upstream first, so what an operator emits reaches the ones below before
+  /// they seal), then takes every operator's snapshot.
+  arrow::Status snapshot(int64_t checkpoint_id, std::vector<CheckpointPart>* parts) {
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      ARROW_RETURN_NOT_OK(ops_[i]->prepare_snapshot_pre_barrier(checkpoint_id, links_[i + 1]));
+    }
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto state, ops_[i]->snapshot_state(checkpoint_id));
+      if (state) parts->push_back({op_key(i), ops_[i]->name(), std::move(state)});
+    }
+    return arrow::Status::OK();
+  }
+  arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) {
+    for (auto& op : ops_) ARROW_RETURN_NOT_OK(op->notify_checkpoint_complete(checkpoint_id));
     return arrow::Status::OK();
   }
   /// A batch of source split `split` (-1: unknown); a scan at the head learns the split.
@@ -94,8 +126,11 @@ class Chain {
     size_t index_;
   };
 
+  std::string op_key(size_t i) const { return "operator/" + key_ + "." + std::to_string(i); }
+
   std::vector<std::unique_ptr<Operator>> ops_;
   std::vector<Link> links_;
+  std::string key_;
 };
 
 // Constant rows (VALUES, SELECT without FROM): one batch, then the end.
@@ -104,6 +139,13 @@ class ValuesSource final : public Source {
   explicit ValuesSource(std::shared_ptr<arrow::RecordBatch> batch) : batch_(std::move(batch)) {}
   std::string name() const override { return "Values"; }
   bool bounded() const override { return true; }
+  arrow::Status open(const OperatorContext& context) override {
+    if (context.restored_state && context.restored_state->ToString() == "emitted") batch_.reset();
+    return arrow::Status::OK();
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t) override {
+    return arrow::Buffer::FromString(batch_ ? "pending" : "emitted");
+  }
   arrow::Result<SourceChunk> next(int64_t) override {
     SourceChunk chunk;
     chunk.batch = std::move(batch_);
@@ -206,6 +248,15 @@ struct SourceGroup {
   std::unique_ptr<Source> source;
   std::vector<std::unique_ptr<Chain>> chains;
   bool done = false;
+  size_t index = 0;
+  // Checkpoint bookkeeping. `exited`, `arrived_id` and `snapshot_error` are guarded by
+  // Impl::mutex; `joined_id` and `notified_id` belong to whoever drives the group.
+  bool exited = false;
+  int64_t joined_id = 0;    // last checkpoint this group snapshotted for
+  int64_t arrived_id = 0;   // ... and reported to the coordinator
+  int64_t notified_id = 0;  // last completed checkpoint its operators and source heard of
+  arrow::Status snapshot_error;
+  std::vector<CheckpointPart> parts;  // its contribution to the pending checkpoint
 };
 
 struct PendingChain {
@@ -226,6 +277,18 @@ struct Job::Impl {
   int running = 0;
   bool cancelled = false;
   int64_t elapsed = 0;
+
+  // Checkpoints (docs/checkpoints.md). A checkpoint is a consistent cut taken by pausing every
+  // source thread at a batch boundary: chains are fused and synchronous, so between two batches
+  // nothing is in flight and the cut is the one aligned barriers would give, without channels.
+  bool query = false;
+  std::unique_ptr<CheckpointCoordinator> checkpoints;
+  std::optional<CheckpointManifest> restored;
+  std::atomic<int64_t> pending_checkpoint{0};    // id the source threads must pause for
+  std::atomic<int64_t> completed_checkpoint{0};  // newest committed id, for operator notifies
+  uint64_t release_generation = 0;               // bumped when paused threads may go on
+  mutable std::mutex stats_mutex;
+  CheckpointStats stats;
 
   void fail(const arrow::Status& st) {
     std::lock_guard lock(mutex);
@@ -447,12 +510,168 @@ struct Job::Impl {
     }
     std::lock_guard lock(mutex);
     --running;
+    group.exited = true;
     changed.notify_all();
+  }
+
+  // ---- checkpoints ---------------------------------------------------------------------------
+
+  std::string fingerprint() const {
+    std::string out = "sources:";
+    for (const auto& g : groups) {
+      out += fmt::format(" {}[{}]x{}", g->table ? g->table->name : std::string("(values)"),
+                         g->connector, g->chains.size());
+    }
+    out += " sinks:";
+    for (const auto& s : sinks) out += fmt::format(" {}[{}]", s->table(), s->connector());
+    return out;
+  }
+
+  std::string source_owner(const SourceGroup& g) const {
+    return g.table ? g.table->name : g.source->name();
+  }
+
+  // This group's part of checkpoint `id`: its source position and its operators' state.
+  arrow::Status snapshot_group(SourceGroup& g, int64_t id) {
+    g.parts.clear();
+    ARROW_ASSIGN_OR_RAISE(auto position, g.source->snapshot_position(id));
+    if (position) {
+      g.parts.push_back({fmt::format("source/{}", g.index), source_owner(g), std::move(position)});
+    }
+    for (auto& chain : g.chains) ARROW_RETURN_NOT_OK(chain->snapshot(id, &g.parts));
+    return arrow::Status::OK();
+  }
+
+  arrow::Status notify_group(SourceGroup& g, int64_t id) {
+    if (id <= g.notified_id) return arrow::Status::OK();
+    g.notified_id = id;
+    for (auto& chain : g.chains) ARROW_RETURN_NOT_OK(chain->notify_checkpoint_complete(id));
+    return g.source->notify_checkpoint_complete(id);
+  }
+
+  // Called by a source thread between batches: pass on completed checkpoints, and pause for a
+  // pending one until the coordinator has prepared the sinks.
+  arrow::Status checkpoint_point(SourceGroup& g) {
+    if (!checkpoints) return arrow::Status::OK();
+    ARROW_RETURN_NOT_OK(notify_group(g, completed_checkpoint.load()));
+    const int64_t id = pending_checkpoint.load();
+    if (id == 0 || id <= g.joined_id) return arrow::Status::OK();
+    g.joined_id = id;
+    auto st = snapshot_group(g, id);
+    std::unique_lock lock(mutex);
+    g.snapshot_error = st;
+    g.arrived_id = id;
+    changed.notify_all();
+    const uint64_t generation = release_generation;
+    changed.wait(lock, [&] { return release_generation != generation; });
+    return st;
+  }
+
+  // Takes checkpoint `id` (the coordinator: Job::run's thread). `finished`: every source ended
+  // and the chains are closed, so only the sinks take part and nothing is left to resume.
+  arrow::Status take_checkpoint(bool finished) {
+    const int64_t id = checkpoints->next_id();
+    const int64_t triggered = now_micros();
+    CheckpointManifest manifest;
+    manifest.id = id;
+    manifest.pipeline = checkpoints->config().pipeline;
+    manifest.created_micros = triggered;
+    manifest.finished = finished;
+    manifest.job_fingerprint = fingerprint();
+    int64_t aligned = triggered;
+    {
+      std::unique_lock lock(mutex);
+      if (!finished) {
+        pending_checkpoint = id;
+        // Every running source thread pauses at its next batch boundary (within one poll).
+        changed.wait(lock, [&] {
+          for (const auto& g : groups) {
+            if (g->arrived_id != id && !g->exited) return false;
+          }
+          return true;
+        });
+      }
+      aligned = now_micros();
+      arrow::Status st;
+      for (auto& g : groups) {
+        if (finished) continue;
+        if (g->arrived_id != id) {
+          // Its thread has ended (end of input or error): snapshot it from here.
+          g->joined_id = id;
+          g->snapshot_error = snapshot_group(*g, id);
+          g->arrived_id = id;
+        }
+        if (st.ok() && !g->snapshot_error.ok()) st = g->snapshot_error;
+        for (auto& p : g->parts) manifest.parts.push_back(std::move(p));
+        g->parts.clear();
+      }
+      // Every pre-barrier write is in the sinks now: seal them.
+      for (size_t i = 0; st.ok() && i < sinks.size(); ++i) {
+        auto state = sinks[i]->prepare_checkpoint(id);
+        if (!state.ok()) {
+          st = state.status().WithMessage("sink '", sinks[i]->table(),
+                                          "': ", state.status().message());
+        } else if (*state) {
+          manifest.parts.push_back(
+              {fmt::format("sink/{}", i), sinks[i]->table(), std::move(*state)});
+        }
+      }
+      pending_checkpoint = 0;
+      ++release_generation;
+      changed.notify_all();
+      if (!st.ok()) return st.WithMessage("checkpoint ", id, ": ", st.message());
+    }
+    // The sources run again while the state is written.
+    auto bytes = checkpoints->persist(manifest);
+    if (!bytes.ok()) {
+      return bytes.status().WithMessage("checkpoint ", id, ": ", bytes.status().message());
+    }
+    for (auto& sink : sinks) {
+      auto st = sink->commit_checkpoint(id);
+      if (!st.ok()) {
+        return st.WithMessage("committing checkpoint ", id, " to sink '", sink->table(),
+                              "': ", st.message());
+      }
+    }
+    completed_checkpoint = id;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& g : groups) {
+        if (g->exited && !finished) ARROW_RETURN_NOT_OK(notify_group(*g, id));
+      }
+    }
+    ARROW_RETURN_NOT_OK(checkpoints->committed(id, triggered, aligned, *bytes));
+    {
+      std::lock_guard lock(stats_mutex);
+      stats = checkpoints->stats();
+    }
+    spdlog::debug("job {}: checkpoint {} complete ({} bytes, {} us, aligned in {} us)",
+                  options.name, id, *bytes, now_micros() - triggered, aligned - triggered);
+    return arrow::Status::OK();
+  }
+
+  arrow::Status prepare_checkpoints() {
+    ARROW_ASSIGN_OR_RAISE(auto config, checkpoint_config(options.config, options.checkpoint_root));
+    if (config.pipeline.empty() && config.interval_ms == 0) return arrow::Status::OK();
+    ARROW_ASSIGN_OR_RAISE(checkpoints, CheckpointCoordinator::make(std::move(config)));
+    for (size_t i = 0; i < groups.size(); ++i) groups[i]->index = i;
+    ARROW_ASSIGN_OR_RAISE(restored, checkpoints->restore(fingerprint()));
+    if (restored) {
+      checkpoints->set_restored(restored->id, !restored->committed);
+      spdlog::info(
+          "job {}: resuming from checkpoint {}{}{}", options.name, restored->id,
+          restored->finished ? " (finished: sources start over, sinks replay its commit)" : "",
+          restored->committed ? "" : " (replaying its commit)");
+    }
+    std::lock_guard lock(stats_mutex);
+    stats = checkpoints->stats();
+    return arrow::Status::OK();
   }
 
   arrow::Status drive_loop(SourceGroup& group) {
     int64_t last_tick = now_micros();
     while (!stop_requested.load()) {
+      ARROW_RETURN_NOT_OK(checkpoint_point(group));
       ARROW_ASSIGN_OR_RAISE(auto chunk, group.source->next(kPollMillis));
       if (chunk.batch && chunk.batch->num_rows() > 0) {
         for (auto& chain : group.chains) {
@@ -514,6 +733,7 @@ arrow::Result<std::unique_ptr<Job>> Job::make_query(const sql::LogicalNode& quer
   ARROW_RETURN_NOT_OK(ensure_compute_kernels());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
+  impl->query = true;  // results go to a callback: nothing to checkpoint or resume
   auto shared = std::make_shared<SharedSink>(std::make_unique<CallbackSink>(std::move(on_rows)),
                                              query.schema.to_arrow(), "query", "collect");
   impl->sinks.push_back(shared);
@@ -543,17 +763,38 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
   OperatorContext context;
   context.job_name = impl.options.name;
   arrow::Status st;
-  for (auto& sink : impl.sinks) {
-    st = sink->open(context);
-    if (!st.ok()) break;
+  if (!impl.query) st = impl.prepare_checkpoints();
+  const CheckpointManifest* restored = impl.restored ? &*impl.restored : nullptr;
+  // A finished checkpoint (a bounded job that ran to its end) only owes its sinks' commit.
+  const CheckpointManifest* resume = restored && !restored->finished ? restored : nullptr;
+  for (size_t i = 0; st.ok() && i < impl.sinks.size(); ++i) {
+    OperatorContext c = context;
+    if (restored) {
+      c.restored_checkpoint_id = restored->id;
+      c.restored_commit_confirmed = restored->committed;
+      if (const auto* part = restored->find(fmt::format("sink/{}", i)))
+        c.restored_state = part->data;
+    }
+    st = impl.sinks[i]->open(c);
+    if (!st.ok()) {
+      st = st.WithMessage("sink '", impl.sinks[i]->table(), "': ", st.message());
+    }
   }
   for (size_t i = 0; st.ok() && i < impl.groups.size(); ++i) {
     auto& g = impl.groups[i];
-    st = g->source->open(context);
-    for (auto& chain : g->chains) {
-      if (st.ok()) st = chain->open(context);
+    OperatorContext c = context;
+    if (resume) {
+      c.restored_checkpoint_id = resume->id;
+      c.restored_commit_confirmed = resume->committed;
+      if (const auto* part = resume->find(fmt::format("source/{}", i)))
+        c.restored_state = part->data;
+    }
+    st = g->source->open(c);
+    for (size_t k = 0; k < g->chains.size(); ++k) {
+      if (st.ok()) st = g->chains[k]->open(context, fmt::format("{}.{}", i, k), resume);
     }
   }
+  impl.restored.reset();  // the parts are handed over; don't keep the state in memory
   std::vector<std::thread> threads;
   if (st.ok()) {
     impl.running = int(impl.groups.size());
@@ -562,12 +803,27 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
     }
     spdlog::debug("job {} running: {} source(s), {} sink(s)", impl.options.name, impl.groups.size(),
                   impl.sinks.size());
+    const int64_t interval = impl.checkpoints ? impl.checkpoints->config().interval_ms : 0;
+    int64_t last_checkpoint = now_micros();
     std::unique_lock lock(impl.mutex);
     while (impl.running > 0 && !impl.stop_requested) {
-      impl.changed.wait_for(lock, std::chrono::milliseconds(kPollMillis));
+      int64_t wait_ms = kPollMillis;
+      if (interval > 0) {
+        const int64_t due_ms = (last_checkpoint + interval * 1000 - now_micros()) / 1000;
+        wait_ms = std::clamp<int64_t>(due_ms, 1, kPollMillis);
+      }
+      impl.changed.wait_for(lock, std::chrono::milliseconds(wait_ms));
       if (impl.options.cancel && impl.options.cancel->load()) impl.stop_requested = true;
       if (max_duration_ms && now_micros() - started >= *max_duration_ms * 1000) {
         impl.stop_requested = true;
+      }
+      if (interval > 0 && !impl.stop_requested && impl.running > 0 &&
+          now_micros() - last_checkpoint >= interval * 1000) {
+        lock.unlock();
+        auto cst = impl.take_checkpoint(/*finished=*/false);
+        if (!cst.ok()) impl.fail(cst);
+        last_checkpoint = now_micros();
+        lock.lock();
       }
     }
     impl.stop_requested = true;
@@ -578,14 +834,21 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
   bool all_done = true;
   for (auto& g : impl.groups) all_done &= g->done;
   impl.cancelled = !all_done;
+  // A graceful stop (the user, the duration) takes a final checkpoint to resume from, before the
+  // chains close without flushing (their state is in the checkpoint).
+  if (st.ok() && impl.checkpoints && !all_done) st = impl.take_checkpoint(/*finished=*/false);
   // Close chains (end of input lets operators flush), then sources and sinks. A stop by the user
   // or the duration is graceful: what was written is committed. An error is not.
   const bool graceful = st.ok();
   for (auto& g : impl.groups) {
     for (auto& chain : g->chains) {
-      auto cst = chain->close(graceful && g->done);
+      auto cst = chain->close(graceful && (impl.checkpoints ? all_done : g->done));
       if (st.ok() && !cst.ok()) st = cst;
     }
+  }
+  // A bounded job that ran to its end: the last checkpoint commits everything the flush wrote.
+  if (st.ok() && impl.checkpoints && all_done) st = impl.take_checkpoint(/*finished=*/true);
+  for (auto& g : impl.groups) {
     auto sst = g->source->close();
     if (st.ok() && !sst.ok()) st = sst;
   }
@@ -612,7 +875,13 @@ JobSummary Job::summary() const {
   }
   s.cancelled = impl_->cancelled;
   s.elapsed_micros = impl_->elapsed;
+  s.checkpoints = checkpoint_stats();
   return s;
+}
+
+CheckpointStats Job::checkpoint_stats() const {
+  std::lock_guard lock(impl_->stats_mutex);
+  return impl_->stats;
 }
 
 std::string Job::describe() const {

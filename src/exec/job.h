@@ -26,6 +26,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "exec/checkpoint_coordinator.h"
 #include "exec/connector.h"
 #include "sql/logical_plan.h"
 
@@ -39,6 +40,10 @@ struct JobOptions {
   const std::atomic<bool>* cancel = nullptr;
   /// Rows per batch sources aim for.
   int64_t batch_rows = 4096;
+  /// Where checkpoints live when `state.checkpoints.dir` is not set (the CLI passes
+  /// <data-dir>/checkpoints); a job persists and resumes checkpoints under
+  /// `<dir>/<pipeline.name>` only when `pipeline.name` is set (docs/checkpoints.md).
+  std::string checkpoint_root;
 };
 
 struct JobSummary {
@@ -59,6 +64,7 @@ struct JobSummary {
   int64_t late_records = 0;
   bool cancelled = false;  // stopped before the sources ended
   int64_t elapsed_micros = 0;
+  CheckpointStats checkpoints;
 };
 
 /// Receives a query's result batches (SELECT in the shell). An updating result (unwindowed
@@ -88,6 +94,8 @@ class Job {
   /// Asks a running job to stop; thread-safe, idempotent.
   void stop();
   JobSummary summary() const;
+  /// Checkpoint statistics; thread-safe while the job runs (for /metrics).
+  CheckpointStats checkpoint_stats() const;
   /// One line per pipeline: source -> operators -> sink.
   std::string describe() const;
 

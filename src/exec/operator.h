@@ -45,6 +45,12 @@ struct OperatorContext {
   /// The operator's state from the checkpoint the job resumes from (what its snapshot_state()
   /// returned then); null on a fresh start or for an operator that had no state.
   std::shared_ptr<arrow::Buffer> restored_state;
+  /// The checkpoint the job resumes from (0 on a fresh start). Sources and sinks get their own
+  /// part of it in restored_state too (docs/checkpoints.md).
+  int64_t restored_checkpoint_id = 0;
+  /// The sinks confirmed their commit of that checkpoint (its `_committed` marker exists); when
+  /// false a sink must replay the commit.
+  bool restored_commit_confirmed = false;
 };
 
 /// Counters an operator reports to the job summary (read while the job runs: keep them atomic).

@@ -227,6 +227,20 @@ arrow::Status SharedSink::close(bool end_of_data) {
   return sink_->close(end_of_data);
 }
 
+arrow::Result<std::shared_ptr<arrow::Buffer>> SharedSink::prepare_checkpoint(
+    int64_t checkpoint_id) {
+  std::lock_guard lock(mutex_);
+  if (closed_) return arrow::Status::Invalid("sink ", table_, " checkpointed after close");
+  ARROW_RETURN_NOT_OK(sink_->prepare_commit(checkpoint_id));
+  return sink_->snapshot_state(checkpoint_id);
+}
+
+arrow::Status SharedSink::commit_checkpoint(int64_t checkpoint_id) {
+  std::lock_guard lock(mutex_);
+  if (closed_) return arrow::Status::Invalid("sink ", table_, " committed after close");
+  return sink_->commit(checkpoint_id);
+}
+
 int64_t SharedSink::rows_written() const {
   std::lock_guard lock(mutex_);
   return sink_->rows_written();

@@ -91,6 +91,9 @@ class SharedSink {
   /// A batch of the sink's row; a trailing `_rowkind` column makes it changelog rows.
   arrow::Status write(std::shared_ptr<arrow::RecordBatch> batch);
   arrow::Status close(bool end_of_data);
+  /// Checkpoint steps, serialized with writes: prepare_commit + snapshot_state, then commit.
+  arrow::Result<std::shared_ptr<arrow::Buffer>> prepare_checkpoint(int64_t checkpoint_id);
+  arrow::Status commit_checkpoint(int64_t checkpoint_id);
   Sink& sink() { return *sink_; }
   const std::string& table() const { return table_; }
   const std::string& connector() const { return connector_; }

@@ -246,8 +246,13 @@ class TableWriter {
   /// Renames the committables of every checkpoint <= `checkpoint_id` into place, then writes
   /// _SUCCESS files and updates the catalog as configured.
   arrow::Status commit(int64_t checkpoint_id);
-  /// Deletes open and prepared-but-uncommitted staging files (a cancelled job).
-  arrow::Status abort();
+  /// Deletes open and prepared-but-uncommitted staging files (a cancelled job). With
+  /// `keep_prepared`, files closed by prepare_commit() stay: a checkpoint may own them, and the
+  /// next start either commits them (its checkpoint completed) or cleans them up.
+  arrow::Status abort(bool keep_prepared = false);
+  /// Every committable prepared and not committed yet, oldest first: what a checkpoint must
+  /// keep so a restore can finish the commit.
+  std::vector<Committable> pending_committables() const;
   int64_t rows_written() const { return rows_written_; }
 
   /// The commit step on its own: renames committables (idempotently) and publishes them. Used
@@ -262,6 +267,10 @@ class TableWriter {
   std::unique_ptr<Impl> impl_;
   int64_t rows_written_ = 0;
 };
+
+/// Committables as stored in a checkpoint (one text line each, fields percent-escaped) and back.
+std::string serialize_committables(const std::vector<Committable>& committables);
+arrow::Result<std::vector<Committable>> parse_committables(const std::string& text);
 
 // ---------------------------------------------------------------------------------------------
 // Compaction

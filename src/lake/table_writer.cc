@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include <arrow/array.h>
@@ -257,7 +258,7 @@ arrow::Status TableWriter::commit(int64_t checkpoint_id) {
   return commit_files(s.options, due);
 }
 
-arrow::Status TableWriter::abort() {
+arrow::Status TableWriter::abort(bool keep_prepared) {
   Impl& s = *impl_;
   std::error_code ec;
   for (auto& [_, file] : s.open) {
@@ -267,11 +268,95 @@ arrow::Status TableWriter::abort() {
   s.open.clear();
   for (const auto& c : s.rolled) fs::remove(c.staging_path, ec);
   s.rolled.clear();
-  for (const auto& [_, list] : s.prepared) {
-    for (const auto& c : list) fs::remove(c.staging_path, ec);
+  if (!keep_prepared) {
+    for (const auto& [_, list] : s.prepared) {
+      for (const auto& c : list) fs::remove(c.staging_path, ec);
+    }
   }
   s.prepared.clear();
   return arrow::Status::OK();
+}
+
+std::vector<Committable> TableWriter::pending_committables() const {
+  std::vector<Committable> out;
+  for (const auto& [_, list] : impl_->prepared) out.insert(out.end(), list.begin(), list.end());
+  return out;
+}
+
+namespace {
+
+std::string escape_field(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c <= ' ' || c == '%' || c >= 0x7f) {
+      out += fmt::format("%{:02X}", c);
+    } else {
+      out.push_back(char(c));
+    }
+  }
+  return out.empty() ? "%" : out;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+arrow::Result<std::string> unescape_field(std::string_view text) {
+  if (text == "%") return std::string();
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) {
+      return arrow::Status::Invalid("bad escape in committable field '", text, "'");
+    }
+    const int hi = hex_digit(text[i + 1]), lo = hex_digit(text[i + 2]);
+    if (hi < 0 || lo < 0) return arrow::Status::Invalid("bad escape in '", text, "'");
+    out.push_back(char(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string serialize_committables(const std::vector<Committable>& committables) {
+  std::string out = "committables 1\n";
+  for (const auto& c : committables) {
+    out += fmt::format("{} {} {} {} {} {}\n", c.checkpoint_id, escape_field(c.staging_path),
+                       escape_field(c.final_path), escape_field(c.partition), c.rows, c.bytes);
+  }
+  return out;
+}
+
+arrow::Result<std::vector<Committable>> parse_committables(const std::string& text) {
+  std::vector<Committable> out;
+  std::istringstream in(text);
+  std::string line;
+  if (!std::getline(in, line) || line != "committables 1") {
+    return arrow::Status::Invalid("not a list of lake committables");
+  }
+  int line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    Committable c;
+    std::string staging, final_path, partition;
+    if (!(fields >> c.checkpoint_id >> staging >> final_path >> partition >> c.rows >> c.bytes)) {
+      return arrow::Status::Invalid("committable line ", line_no, " is malformed: '", line, "'");
+    }
+    ARROW_ASSIGN_OR_RAISE(c.staging_path, unescape_field(staging));
+    ARROW_ASSIGN_OR_RAISE(c.final_path, unescape_field(final_path));
+    ARROW_ASSIGN_OR_RAISE(c.partition, unescape_field(partition));
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 }  // namespace roadpulse::lake
