@@ -208,6 +208,8 @@ class KafkaSource final : public exec::Source {
         parts_.push_back(std::move(part));
       }
     }
+    queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
+    batch_.assign(kReadRecords, nullptr);
     const auto err = rd_kafka_assign(consumer_.get(), assignment.get());
     if (err) return kafka::error_status(err, "assigning the partitions of " + name());
     return arrow::Status::OK();
@@ -270,6 +272,7 @@ class KafkaSource final : public exec::Source {
   arrow::Status close() override {
     ready_.clear();
     ready_ends_.clear();
+    queue_.reset();
     if (consumer_) {
       rd_kafka_consumer_close(consumer_.get());
       consumer_.reset();
@@ -382,44 +385,61 @@ class KafkaSource final : public exec::Source {
     rd_kafka_pause_partitions(consumer_.get(), list.get());
   }
 
-  arrow::Status poll(int64_t timeout_ms) {
-    int got = 0;
-    while (got < kReadRecords) {
-      rd_kafka_message_t* raw = rd_kafka_consumer_poll(
-          consumer_.get(), got == 0 ? int(std::max<int64_t>(timeout_ms, 0)) : 0);
-      if (raw == nullptr) break;
-      kafka::Message m(raw);
-      Partition* p = find(raw);
-      if (raw->err) {
-        if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          if (p && bounded() && raw->offset >= p->end) finish(*p);
-          if (got == 0 && all_finished()) break;
-          continue;
-        }
-        const std::string message = rd_kafka_message_errstr(raw);
-        rd_kafka_resp_err_t fatal = RD_KAFKA_RESP_ERR_NO_ERROR;
-        char errstr[256];
-        if (raw->err == RD_KAFKA_RESP_ERR__FATAL) {
-          fatal = rd_kafka_fatal_error(consumer_.get(), errstr, sizeof(errstr));
-        }
-        if (fatal || raw->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-            raw->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-            raw->err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
-          return arrow::Status::IOError(name(), ": ", message);
-        }
-        if (warned_++ < 5) spdlog::warn("{}: {} (retrying)", name(), message);
-        continue;
+  // Takes one message; returns whether it became a pending record.
+  arrow::Result<bool> take(rd_kafka_message_t* raw) {
+    kafka::Message m(raw);
+    Partition* p = find(raw);
+    if (raw->err) {
+      if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (p && bounded() && raw->offset >= p->end) finish(*p);
+        return false;
       }
-      if (p == nullptr || p->finished) continue;
-      if (raw->offset >= p->end) {  // past the bound (e.g. after a transaction marker)
-        finish(*p);
-        continue;
+      const std::string message = rd_kafka_message_errstr(raw);
+      rd_kafka_resp_err_t fatal = RD_KAFKA_RESP_ERR_NO_ERROR;
+      char errstr[256];
+      if (raw->err == RD_KAFKA_RESP_ERR__FATAL) {
+        fatal = rd_kafka_fatal_error(consumer_.get(), errstr, sizeof(errstr));
       }
-      p->next = raw->offset + 1;
-      p->pending.push_back(std::move(m));
-      ++got;
-      if (bounded() && p->next >= p->end) finish(*p);
+      if (fatal || raw->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+          raw->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+          raw->err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        return arrow::Status::IOError(name(), ": ", message);
+      }
+      if (warned_++ < 5) spdlog::warn("{}: {} (retrying)", name(), message);
+      return false;
     }
+    if (p == nullptr || p->finished) return false;
+    if (raw->offset >= p->end) {  // past the bound (e.g. after a transaction marker)
+      finish(*p);
+      return false;
+    }
+    p->next = raw->offset + 1;
+    p->pending.push_back(std::move(m));
+    if (bounded() && p->next >= p->end) finish(*p);
+    return true;
+  }
+
+  arrow::Status poll(int64_t timeout_ms) {
+    // Whatever is queued, in one call; when nothing is, wait for the first message.
+    ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch_.data(), batch_.size());
+    if (n <= 0) {
+      rd_kafka_message_t* first =
+          rd_kafka_consumer_poll(consumer_.get(), int(std::max<int64_t>(timeout_ms, 0)));
+      if (first == nullptr) return arrow::Status::OK();
+      batch_[0] = first;
+      n = 1 + std::max<ssize_t>(0, rd_kafka_consume_batch_queue(queue_.get(), 0, batch_.data() + 1,
+                                                                batch_.size() - 1));
+    }
+    arrow::Status st;
+    for (ssize_t i = 0; i < n; ++i) {
+      if (!st.ok()) {
+        rd_kafka_message_destroy(batch_[size_t(i)]);
+        continue;
+      }
+      auto taken = take(batch_[size_t(i)]);
+      if (!taken.ok()) st = taken.status();
+    }
+    ARROW_RETURN_NOT_OK(st);
     for (auto& p : parts_) {
       if (p.pending.empty()) continue;
       exec::SourceChunk chunk;
@@ -500,6 +520,8 @@ class KafkaSource final : public exec::Source {
   KafkaSourceOptions options_;
   std::unique_ptr<RecordDecoder> decoder_;
   kafka::Handle consumer_;
+  kafka::Queue queue_;  // the consumer's queue, for batch reads
+  std::vector<rd_kafka_message_t*> batch_;
   kafka::Handle dlq_;
   std::set<std::string> dlq_topics_;
   bool group_ = false;
