@@ -231,7 +231,7 @@ class KafkaSource final : public exec::Source {
   }
 
   /// The position after everything next() returned: "topic<TAB>partition<TAB>offset" lines.
-  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t checkpoint_id) {
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t checkpoint_id) override {
     std::string text;
     std::vector<int64_t> offsets;
     for (const auto& p : parts_) {
@@ -584,6 +584,15 @@ class KafkaSink final : public exec::Sink {
     producers_[0].topic =
         rd_kafka_topic_new(producers_[0].handle.get(), options_.topic.c_str(), nullptr);
 
+    if (options_.guarantee == Guarantee::kExactlyOnce && context.restored_checkpoint_id > 0 &&
+        !context.restored_commit_confirmed) {
+      // librdkafka cannot resume another producer's transaction: initializing the producers
+      // below aborts the one prepared for that checkpoint if its commit never happened.
+      spdlog::warn(
+          "{}: resuming from checkpoint {} whose commit was not confirmed; its Kafka transaction "
+          "is aborted if it was still open (those records are lost for read_committed readers)",
+          name(), context.restored_checkpoint_id);
+    }
     if (options_.guarantee == Guarantee::kExactlyOnce) {
       // Two transactional producers: while checkpoint N's transaction waits for its commit, the
       // records after the barrier go into the other one. Initializing both fences a previous run's

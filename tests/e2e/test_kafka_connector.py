@@ -250,3 +250,65 @@ def test_bad_options_name_the_option(roadpulse_bin, tmp_path, options, message):
                  str(options) else "INSERT INTO b SELECT ID FROM k;"), check=False)
     assert run.returncode != 0
     assert message in run.stderr, run.stderr
+
+
+def test_checkpointed_job_is_exactly_once_across_kill_9(roadpulse_bin, tmp_path, kafka_bootstrap):
+    """kafka source -> exactly-once kafka sink with checkpoints: kill -9 mid-stream, restart (the
+    job resumes from its last checkpoint: source offsets restored, the killed run's open
+    transaction aborted), and read_committed consumers see every input record exactly once."""
+    import threading
+    in_topic, out_topic = unique("ck-in"), unique("ck-out")
+    create_topic(kafka_bootstrap, in_topic, 2)
+    create_topic(kafka_bootstrap, out_topic, 2)
+    total = 4000
+
+    def feed():
+        p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
+        for i in range(total):
+            p.produce(in_topic, key=str(i), value=json.dumps(
+                {"ID": f"A-{i}", "Severity": i % 4 + 1, "City": "X"}))
+            if i % 100 == 99:
+                p.flush(10)
+                time.sleep(0.08)
+        p.flush(10)
+
+    job = tmp_path / "ck.sql"
+    job.write_text(
+        "SET 'pipeline.name' = 'kafka-eos';\n"
+        "SET 'execution.checkpointing.interval' = '1s';\n"
+        + kafka_table("i", in_topic, kafka_bootstrap,
+                      **{"scan.startup.mode": "earliest-offset",
+                         "properties.group.id": unique("ck-group")})
+        + kafka_table("o", out_topic, kafka_bootstrap,
+                      **{"sink.delivery-guarantee": "exactly-once",
+                         "sink.transactional-id-prefix": unique("ck")})
+        + "INSERT INTO o SELECT * FROM i;")
+    cmd = [roadpulse_bin, "sql", "-f", str(job), "--data-dir", str(tmp_path / "data")]
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Kill right after a checkpoint's transaction became visible, mid-stream.
+        deadline, seen = time.time() + 30, 0
+        while time.time() < deadline:
+            n = len(consume_all(kafka_bootstrap, out_topic, timeout=5))
+            if seen and n > seen:
+                break
+            seen = n
+            time.sleep(0.05)
+        assert 0 < seen < total, seen
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    feeder.join(timeout=60)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if len(consume_all(kafka_bootstrap, out_topic, timeout=5)) >= total:
+            break
+        time.sleep(0.3)
+    second.send_signal(signal.SIGINT)
+    out, err = second.communicate(timeout=60)
+    assert "resumed from checkpoint" in out + err, out + err
+    ids = [json.loads(m[3])["ID"] for m in consume_all(kafka_bootstrap, out_topic)]
+    assert len(ids) == total and sorted(ids) == sorted(f"A-{i}" for i in range(total))
