@@ -58,6 +58,9 @@ struct KafkaSourceOptions {
   int64_t bounded_timestamp_ms = 0;
   bool create_if_missing = false;
   int create_partitions = 1;
+  /// 'scan.partition-assignment' = 'group': the consumer group divides the partitions among the
+  /// jobs subscribed with the same 'properties.group.id' (workers sharing a stream).
+  bool group_assignment = false;
 };
 
 struct KafkaSinkOptions {
@@ -151,6 +154,13 @@ class KafkaSource final : public exec::Source {
     // it only when the table names one.
     if (!group_) props["group.id"] = "roadpulse-" + name();
     ARROW_ASSIGN_OR_RAISE(rd_kafka_conf_t * conf, kafka::make_conf(props, options_.where));
+    if (options_.group_assignment) {
+      rd_kafka_conf_set_opaque(conf, this);
+      rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::on_rebalance);
+      // The group's committed offsets are the positions here: a checkpoint's may be stale once
+      // another worker has read the partition.
+      restored.clear();
+    }
     ARROW_ASSIGN_OR_RAISE(consumer_, kafka::make_handle(RD_KAFKA_CONSUMER, conf));
     kafka::Admin admin(consumer_.get());
 
@@ -210,6 +220,16 @@ class KafkaSource final : public exec::Source {
     }
     queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
     batch_.assign(kReadRecords, nullptr);
+    if (options_.group_assignment) {
+      kafka::TopicPartitionList subscription(rd_kafka_topic_partition_list_new(int(topics.size())));
+      for (const auto& topic : topics) {
+        rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+      }
+      const auto err = rd_kafka_subscribe(consumer_.get(), subscription.get());
+      if (err) return kafka::error_status(err, "subscribing " + name() + " to its group");
+      return arrow::Status::OK();
+    }
+    for (auto& p : parts_) p.assigned = true;
     const auto err = rd_kafka_assign(consumer_.get(), assignment.get());
     if (err) return kafka::error_status(err, "assigning the partitions of " + name());
     return arrow::Status::OK();
@@ -254,7 +274,8 @@ class KafkaSource final : public exec::Source {
     if (!group_ || !consumer_) return arrow::Status::OK();
     kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(int(parts_.size())));
     for (size_t i = 0; i < parts_.size(); ++i) {
-      if (offsets[i] >= 0 && offsets[i] != parts_[i].committed) {
+      // Never a partition the group has given to another worker: it commits its own offsets.
+      if (offsets[i] >= 0 && offsets[i] != parts_[i].committed && parts_[i].assigned) {
         rd_kafka_topic_partition_list_add(list.get(), parts_[i].topic.c_str(), parts_[i].partition)
             ->offset = offsets[i];
       }
@@ -296,6 +317,7 @@ class KafkaSource final : public exec::Source {
     int64_t committed = -1;
     int split = 0;
     bool finished = false;
+    bool assigned = false;  // this job reads it now (always, unless the group assigns)
     std::vector<kafka::Message> pending;
   };
 
@@ -359,6 +381,79 @@ class KafkaSource final : public exec::Source {
     return out;
   }
 
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto* self = static_cast<KafkaSource*>(opaque);
+    auto st = self->rebalance(err, partitions);
+    if (!st.ok() && self->rebalance_status_.ok()) self->rebalance_status_ = st;
+  }
+
+  // The group moved partitions: start newly assigned ones at the group's committed offsets (the
+  // last worker's checkpointed position); commit what this job read of revoked ones and forget
+  // what it had polled of them but not handed on.
+  arrow::Status rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list) {
+    std::vector<std::string> names;
+    for (int i = 0; i < list->cnt; ++i) {
+      names.push_back(fmt::format("{}[{}]", list->elems[i].topic, list->elems[i].partition));
+    }
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      const auto cerr = rd_kafka_committed(consumer_.get(), list, kafka::kRequestTimeoutMs);
+      for (int i = 0; i < list->cnt; ++i) {
+        auto& e = list->elems[i];
+        auto it = index_.find(e.topic);
+        if (it == index_.end() || size_t(e.partition) >= it->second.size()) continue;
+        Partition& p = parts_[size_t(it->second[size_t(e.partition)])];
+        if (!cerr && e.offset >= 0) p.next = e.offset;
+        p.returned = p.next;
+        p.committed = cerr ? -1 : e.offset;
+        p.assigned = true;
+        e.offset = p.next;
+      }
+      spdlog::info("{}: the group assigned {}", name(), fmt::join(names, ", "));
+      const auto aerr = rd_kafka_assign(consumer_.get(), list);
+      if (aerr) return kafka::error_status(aerr, name() + ": taking the assigned partitions");
+      return cerr ? kafka::error_status(cerr, name() + ": reading the group's offsets")
+                  : arrow::Status::OK();
+    }
+    // Revoked (or lost): hand back what was read.
+    kafka::TopicPartitionList commit(rd_kafka_topic_partition_list_new(list->cnt));
+    std::set<int> revoked;
+    for (int i = 0; i < list->cnt; ++i) {
+      const auto& e = list->elems[i];
+      auto it = index_.find(e.topic);
+      if (it == index_.end() || size_t(e.partition) >= it->second.size()) continue;
+      Partition& p = parts_[size_t(it->second[size_t(e.partition)])];
+      if (p.assigned && p.returned >= 0 && p.returned != p.committed) {
+        rd_kafka_topic_partition_list_add(commit.get(), p.topic.c_str(), p.partition)->offset =
+            p.returned;
+      }
+      p.assigned = false;
+      p.pending.clear();
+      p.next = p.returned;
+      revoked.insert(p.split);
+    }
+    for (size_t i = 0; i < ready_.size();) {
+      if (revoked.count(ready_[i].split)) {
+        ready_.erase(ready_.begin() + long(i));
+        ready_ends_.erase(ready_ends_.begin() + long(i));
+      } else {
+        ++i;
+      }
+    }
+    spdlog::info("{}: the group revoked {}", name(), fmt::join(names, ", "));
+    arrow::Status st;
+    // Lost partitions (this member was thrown out of the group) may already be someone else's.
+    if (commit->cnt > 0 && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
+        !rd_kafka_assignment_lost(consumer_.get())) {
+      const auto cerr = rd_kafka_commit(consumer_.get(), commit.get(), 0);
+      if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        st = kafka::error_status(cerr, name() + ": committing revoked partitions");
+      }
+    }
+    rd_kafka_assign(consumer_.get(), nullptr);
+    return st;
+  }
+
   bool all_finished() const {
     for (const auto& p : parts_) {
       if (!p.finished) return false;
@@ -408,7 +503,7 @@ class KafkaSource final : public exec::Source {
       if (warned_++ < 5) spdlog::warn("{}: {} (retrying)", name(), message);
       return false;
     }
-    if (p == nullptr || p->finished) return false;
+    if (p == nullptr || p->finished || !p->assigned) return false;
     if (raw->offset >= p->end) {  // past the bound (e.g. after a transaction marker)
       finish(*p);
       return false;
@@ -420,9 +515,21 @@ class KafkaSource final : public exec::Source {
   }
 
   arrow::Status poll(int64_t timeout_ms) {
-    // Whatever is queued, in one call; when nothing is, wait for the first message.
-    ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch_.data(), batch_.size());
-    if (n <= 0) {
+    ARROW_RETURN_NOT_OK(rebalance_status_);
+    // Group assignment: rd_kafka_consumer_poll() is what serves the rebalance callback.
+    ssize_t n = 0;
+    if (options_.group_assignment) {
+      while (size_t(n) < batch_.size()) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(
+            consumer_.get(), n == 0 ? int(std::max<int64_t>(timeout_ms, 0)) : 0);
+        if (m == nullptr) break;
+        batch_[size_t(n++)] = m;
+      }
+    } else {
+      // Whatever is queued, in one call; when nothing is, wait for the first message.
+      n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch_.data(), batch_.size());
+    }
+    if (n <= 0 && !options_.group_assignment) {
       rd_kafka_message_t* first =
           rd_kafka_consumer_poll(consumer_.get(), int(std::max<int64_t>(timeout_ms, 0)));
       if (first == nullptr) return arrow::Status::OK();
@@ -530,7 +637,8 @@ class KafkaSource final : public exec::Source {
   const rd_kafka_topic_t* last_rkt_ = nullptr;
   const std::vector<int>* last_index_ = nullptr;
   std::deque<exec::SourceChunk> ready_;
-  std::deque<int64_t> ready_ends_;  // per ready chunk: its partition's next offset after it
+  std::deque<int64_t> ready_ends_;
+  arrow::Status rebalance_status_;  // per ready chunk: its partition's next offset after it
   std::map<int64_t, std::vector<int64_t>> snapshots_;  // checkpoint -> returned offset per part
   std::vector<std::string_view> views_;
   int64_t read_ = 0;
@@ -956,6 +1064,22 @@ arrow::Result<KafkaSourceOptions> kafka_source_options(OptionReader& reader) {
         "'");
   }
   reader.get("scan.topic-partition-discovery.interval");
+  const std::string assignment = reader.get_or("scan.partition-assignment", "all");
+  if (assignment == "group") {
+    o.group_assignment = true;
+    if (!o.properties.count("group.id")) {
+      return arrow::Status::Invalid(
+          "option 'scan.partition-assignment' = 'group' needs 'properties.group.id'");
+    }
+    if (o.bounded != BoundedMode::kUnbounded) {
+      return arrow::Status::Invalid(
+          "option 'scan.partition-assignment' = 'group' needs an unbounded scan "
+          "('scan.bounded.mode' = 'unbounded')");
+    }
+  } else if (assignment != "all") {
+    return arrow::Status::Invalid("option 'scan.partition-assignment' must be all or group, got '",
+                                  assignment, "'");
+  }
   return o;
 }
 

@@ -1,0 +1,84 @@
+"""Two jobs sharing a stream through a Kafka consumer group ('scan.partition-assignment' =
+'group'): the group divides a 6-partition input between them; when one is killed with -9, the
+other takes its partitions over from the group's committed (checkpointed) offsets, and the seed
+job's filter output holds every expected event (at-least-once: none lost)."""
+import json
+import signal
+import subprocess
+import threading
+import time
+
+from confluent_kafka import Producer
+
+from kafka_broker import consume_all, create_topic, kafka_bootstrap, unique  # noqa: F401
+
+COLUMNS = "`ID` STRING, `Severity` BIGINT, `City` STRING"
+
+
+def test_two_workers_share_partitions_and_survive_kill_9(roadpulse_bin, tmp_path,
+                                                         kafka_bootstrap):
+    in_topic, out_topic, group = unique("w-in"), unique("w-out"), unique("w-group")
+    create_topic(kafka_bootstrap, in_topic, 6)
+    create_topic(kafka_bootstrap, out_topic, 6)
+    total = 3000
+    events = [{"ID": f"A-{i}", "Severity": i % 4 + 1, "City": f"C{i % 17}"} for i in range(total)]
+    expected = sorted(e["ID"] for e in events if e["Severity"] > 2)
+
+    def feed(part):
+        p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
+        for i, e in enumerate(part):
+            p.produce(in_topic, key=e["ID"], value=json.dumps(e))
+            if i % 100 == 99:
+                p.flush(10)
+                time.sleep(0.05)
+        p.flush(10)
+
+    job = tmp_path / "worker.sql"
+    job.write_text(
+        "SET 'execution.checkpointing.interval' = '500ms';\n"
+        f"CREATE TABLE i ({COLUMNS}) WITH ('connector' = 'kafka', 'topic' = '{in_topic}', "
+        f"'properties.bootstrap.servers' = '{kafka_bootstrap}', 'format' = 'json', "
+        f"'properties.group.id' = '{group}', 'scan.partition-assignment' = 'group', "
+        "'properties.auto.offset.reset' = 'earliest', 'properties.session.timeout.ms' = '6000', "
+        "'properties.heartbeat.interval.ms' = '500', 'scan.startup.mode' = 'group-offsets');\n"
+        f"CREATE TABLE o ({COLUMNS}) WITH ('connector' = 'kafka', 'topic' = '{out_topic}', "
+        f"'properties.bootstrap.servers' = '{kafka_bootstrap}', 'format' = 'json');\n"
+        "INSERT INTO o SELECT * FROM i WHERE Severity > 2;")
+    logs = [tmp_path / "w0.log", tmp_path / "w1.log"]
+    workers = [subprocess.Popen([roadpulse_bin, "sql", "-f", str(job), "--data-dir",
+                                 str(tmp_path / f"data{k}")], stdout=subprocess.DEVNULL,
+                                stderr=open(logs[k], "w")) for k in range(2)]
+    try:
+        # Both workers hold partitions of the group before the input flows.
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            if all("the group assigned" in log.read_text() for log in logs):
+                break
+            time.sleep(0.2)
+        assert all("the group assigned" in log.read_text() for log in logs), \
+            [log.read_text()[-2000:] for log in logs]
+        feed(events[:1500])
+        deadline = time.time() + 30
+        while time.time() < deadline and len(consume_all(kafka_bootstrap, out_topic,
+                                                         timeout=5)) < 500:
+            time.sleep(0.2)
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(timeout=30)
+        feed(events[1500:])
+        # The survivor gets all 6 partitions once the group notices (session timeout 6 s).
+        deadline = time.time() + 60
+        ids = []
+        while time.time() < deadline:
+            ids = sorted({json.loads(m[3])["ID"] for m in consume_all(kafka_bootstrap, out_topic,
+                                                                      timeout=5)})
+            if ids == expected:
+                break
+            time.sleep(0.5)
+        assert ids == expected
+        log1 = logs[1].read_text()
+        assert log1.count("the group assigned") >= 2, log1[-3000:]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGINT)
+                w.wait(timeout=60)
