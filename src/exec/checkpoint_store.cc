@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <arrow/memory_pool.h>
 #include <arrow/util/crc32.h>
 #include <fmt/format.h>
 
@@ -21,6 +22,7 @@ namespace {
 
 constexpr std::string_view kHeader = "roadpulse-checkpoint 1";
 constexpr std::string_view kPrefix = "chk-";
+constexpr int64_t kPartAlignment = 64;
 
 arrow::Status errno_status(const std::string& what, const std::string& path) {
   return arrow::Status::IOError(what, " '", path, "': ", std::strerror(errno));
@@ -252,7 +254,14 @@ arrow::Result<int64_t> CheckpointStore::write(const CheckpointManifest& manifest
   std::vector<std::string_view> pieces;
   std::vector<std::pair<int64_t, uint32_t>> layout;
   int64_t offset = 0;
+  static const std::string kPadding(kPartAlignment, '\0');
   for (const auto& p : manifest.parts) {
+    // Parts start 64-byte aligned: operators hand their bytes to Arrow's IPC reader zero-copy,
+    // and Arrow kernels (the hash grouper) misbehave on misaligned buffers.
+    if (const int64_t pad = (kPartAlignment - offset % kPartAlignment) % kPartAlignment; pad) {
+      pieces.push_back(std::string_view(kPadding.data(), size_t(pad)));
+      offset += pad;
+    }
     std::string_view bytes =
         p.data ? std::string_view(p.data->data_as<char>(), p.data->size()) : std::string_view();
     layout.emplace_back(offset, arrow::internal::crc32(0, bytes.data(), bytes.size()));
@@ -305,7 +314,10 @@ arrow::Result<std::optional<CheckpointManifest>> CheckpointStore::load_latest() 
       return arrow::Status::IOError("checkpoint state '", state_path, "' has ", state.size(),
                                     " bytes, its manifest says ", m.bytes);
     }
-    std::shared_ptr<arrow::Buffer> whole = arrow::Buffer::FromString(std::move(state));
+    // An Arrow allocation is 64-byte aligned, so aligned parts stay aligned in memory.
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> whole,
+                          arrow::AllocateBuffer(int64_t(state.size())));
+    if (!state.empty()) std::memcpy(whole->mutable_data(), state.data(), state.size());
     for (const auto& p : parts) {
       if (p.offset + p.length > m.bytes) {
         return arrow::Status::IOError("checkpoint part '", p.key, "' lies outside '", state_path,
