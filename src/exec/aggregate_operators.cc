@@ -865,4 +865,66 @@ OperatorMetrics DeduplicateOperator::metrics() const {
   return m;
 }
 
+// ---------------------------------------------------------------------------------------------
+// SortOperator
+
+arrow::Result<std::unique_ptr<SortOperator>> SortOperator::make(const sql::LogicalNode& node) {
+  if (node.kind != sql::LogicalNodeKind::kSort || node.inputs.size() != 1) {
+    return arrow::Status::Invalid("SortOperator needs a Sort node");
+  }
+  std::unique_ptr<SortOperator> op(new SortOperator());
+  op->schema_ = node.schema.to_arrow();
+  op->keys_ = node.sort_keys;
+  op->limit_ = node.limit;
+  std::vector<std::string> keys;
+  for (const auto& k : op->keys_) {
+    if (k.column < 0 || k.column >= op->schema_->num_fields()) {
+      return arrow::Status::Invalid("sort column ", k.column, " out of range");
+    }
+    keys.push_back(op->schema_->field(k.column)->name() + (k.descending ? " DESC" : " ASC"));
+  }
+  op->name_ = fmt::format("Sort(orderBy=[{}]{})", fmt::join(keys, ", "),
+                          op->limit_ ? fmt::format(", limit=[{}]", *op->limit_) : "");
+  return op;
+}
+
+arrow::Status SortOperator::process_batch(int, std::shared_ptr<arrow::RecordBatch> batch,
+                                          Collector&) {
+  if (has_row_kind(*batch)) {
+    return arrow::Status::NotImplemented(name_, ": sorting an updating result is not supported");
+  }
+  // LIMIT without ORDER BY: the first rows are enough.
+  if (keys_.empty() && limit_ && buffered_ >= *limit_) return arrow::Status::OK();
+  buffered_ += batch->num_rows();
+  rows_.push_back(arrow::RecordBatch::Make(schema_, batch->num_rows(), batch->columns()));
+  return arrow::Status::OK();
+}
+
+arrow::Status SortOperator::close(bool end_of_data, Collector& out) {
+  if (!end_of_data || rows_.empty()) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto all,
+                        arrow::ConcatenateRecordBatches(rows_, arrow::default_memory_pool()));
+  rows_.clear();
+  if (!keys_.empty()) {
+    std::vector<arrow::compute::SortKey> keys;
+    for (const auto& k : keys_) {
+      keys.emplace_back(arrow::FieldRef(k.column),
+                        k.descending ? arrow::compute::SortOrder::Descending
+                                     : arrow::compute::SortOrder::Ascending,
+                        k.descending ? arrow::compute::NullPlacement::AtEnd
+                                     : arrow::compute::NullPlacement::AtStart);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto indices, arrow::compute::SortIndices(
+                                            arrow::Datum(all), arrow::compute::SortOptions(keys)));
+    if (limit_ && *limit_ < indices->length()) indices = indices->Slice(0, *limit_);
+    ARROW_ASSIGN_OR_RAISE(auto taken,
+                          arrow::compute::Take(arrow::Datum(all), arrow::Datum(indices)));
+    all = taken.record_batch();
+  } else if (limit_ && *limit_ < all->num_rows()) {
+    all = all->Slice(0, *limit_);
+  }
+  if (all->num_rows() == 0) return arrow::Status::OK();
+  return out.emit(std::move(all));
+}
+
 }  // namespace roadpulse::exec

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -170,6 +171,27 @@ class DeduplicateOperator final : public Operator {
   std::unordered_set<std::string> emitted_;
   int64_t watermark_ = Watermark::kMin;
   std::atomic<int64_t> late_{0};
+};
+
+/// ORDER BY [LIMIT] of a bounded input: keeps every row, sorts them at the end of the input
+/// (Arrow's sort_indices + take; ASC puts NULLs first, DESC last, as Flink) and emits the first
+/// `limit` rows.
+class SortOperator final : public Operator {
+ public:
+  static arrow::Result<std::unique_ptr<SortOperator>> make(const sql::LogicalNode& node);
+  std::string name() const override { return name_; }
+  arrow::Status process_batch(int input, std::shared_ptr<arrow::RecordBatch> batch,
+                              Collector& out) override;
+  arrow::Status close(bool end_of_data, Collector& out) override;
+
+ private:
+  SortOperator() = default;
+  std::string name_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::vector<sql::LogicalNode::SortKey> keys_;
+  std::optional<int64_t> limit_;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> rows_;
+  int64_t buffered_ = 0;
 };
 
 }  // namespace roadpulse::exec

@@ -315,9 +315,11 @@ struct Job::Impl {
       case sql::LogicalNodeKind::kAggregate:
       case sql::LogicalNodeKind::kWindowAggregate:
       case sql::LogicalNodeKind::kDeduplicate:
+      case sql::LogicalNodeKind::kSort:
         if (node.inputs.size() == 1 && count_leaves(*node.inputs[0]) != 1) {
           return arrow::Status::NotImplemented(
-              "GROUP BY over a UNION ALL of several inputs is not supported yet");
+              sql::logical_node_kind_name(node.kind),
+              " over a UNION ALL of several inputs is not supported yet");
         }
         [[fallthrough]];
       case sql::LogicalNodeKind::kFilter:
@@ -441,6 +443,15 @@ struct Job::Impl {
             ARROW_ASSIGN_OR_RAISE(auto op, WindowAggregateOperator::make(*node));
             ops.push_back(std::move(op));
           }
+        } else if (node->kind == sql::LogicalNodeKind::kSort) {
+          if (!group->source->bounded()) {
+            return arrow::Status::NotImplemented(
+                "ORDER BY / LIMIT needs a bounded input (files, datagen with number-of-rows); "
+                "table '",
+                group->table ? group->table->name : "?", "' is unbounded");
+          }
+          ARROW_ASSIGN_OR_RAISE(auto op, SortOperator::make(*node));
+          ops.push_back(std::move(op));
         } else if (node->kind == sql::LogicalNodeKind::kDeduplicate) {
           if (!updating_by.empty()) {
             return arrow::Status::NotImplemented("deduplication over the updating result of ",

@@ -587,10 +587,47 @@ arrow::Result<std::unique_ptr<LogicalNode>> Binder::bind_values(const ast::Query
 }
 
 arrow::Result<std::unique_ptr<LogicalNode>> Binder::bind_query(const ast::Query& q) {
-  if (!q.order_by.empty()) {
-    return error(q.order_by[0].expr->pos, "ORDER BY is not supported yet");
+  ARROW_ASSIGN_OR_RAISE(auto node, bind_query_body(q));
+  if (q.order_by.empty() && !q.limit) return node;
+  // ORDER BY output columns (names or 1-based positions) [LIMIT n]: a Sort node on top.
+  auto sort = std::make_unique<LogicalNode>();
+  sort->kind = LogicalNodeKind::kSort;
+  sort->schema = node->schema;
+  const Scope scope = scope_of(node->schema, "");
+  for (const auto& item : q.order_by) {
+    const ast::Expr& e = *item.expr;
+    int column = -1;
+    if (e.kind == ast::ExprKind::kLiteral && e.literal_kind == ast::LiteralKind::kInteger) {
+      const int64_t position = e.text.size() < 10 ? std::stoll(e.text) : 0;
+      if (position < 1 || position > static_cast<int64_t>(node->schema.size())) {
+        return error(e.pos, fmt::format("ORDER BY position {} is not in the select list (1..{})",
+                                        e.text, node->schema.size()));
+      }
+      column = static_cast<int>(position - 1);
+    } else {
+      auto bound = bind_expr(e, scope);
+      if (!bound.ok() || (*bound)->kind != BoundExprKind::kColumnRef) {
+        return error(e.pos, fmt::format("ORDER BY takes columns of the select list, by name or "
+                                        "position ('{}' is not one; select it with an alias)",
+                                        e.to_string()));
+      }
+      column = (*bound)->column_index;
+    }
+    sort->sort_keys.push_back({column, item.descending});
   }
-  if (q.limit) return error(q.limit->pos, "LIMIT is not supported yet");
+  if (q.limit) {
+    const ast::Expr& l = *q.limit;
+    if (l.kind != ast::ExprKind::kLiteral || l.literal_kind != ast::LiteralKind::kInteger ||
+        l.text.empty() || l.text.size() > 15 || l.text[0] == '-') {
+      return error(l.pos, "LIMIT takes a non-negative integer literal");
+    }
+    sort->limit = std::stoll(l.text);
+  }
+  sort->inputs.push_back(std::move(node));
+  return sort;
+}
+
+arrow::Result<std::unique_ptr<LogicalNode>> Binder::bind_query_body(const ast::Query& q) {
   if (q.select) {
     ARROW_ASSIGN_OR_RAISE(auto rel, bind_select(*q.select));
     return std::move(rel.node);

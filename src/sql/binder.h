@@ -61,6 +61,8 @@ class Binder {
   arrow::Result<Relation> bind_deduplicate_select(const ast::Select& select,
                                                   size_t row_number_item);
   arrow::Result<std::unique_ptr<LogicalNode>> bind_values(const ast::Query& query);
+  /// A query without its ORDER BY / LIMIT (bind_query adds the Sort node).
+  arrow::Result<std::unique_ptr<LogicalNode>> bind_query_body(const ast::Query& query);
   arrow::Result<std::unique_ptr<LogicalNode>> scan_of(std::shared_ptr<const CatalogTable> table);
 
   // Aggregation (aggregate_binder.cc).

@@ -24,6 +24,8 @@ const char* logical_node_kind_name(LogicalNodeKind kind) {
       return "WindowAggregate";
     case LogicalNodeKind::kDeduplicate:
       return "Deduplicate";
+    case LogicalNodeKind::kSort:
+      return "Sort";
   }
   return "?";
 }
@@ -89,6 +91,8 @@ std::unique_ptr<LogicalNode> LogicalNode::clone() const {
   n->aggregates = aggregates;
   n->window = window;
   n->order_column = order_column;
+  n->sort_keys = sort_keys;
+  n->limit = limit;
   return n;
 }
 
@@ -229,6 +233,15 @@ std::string describe_node(const LogicalNode& n) {
       for (int k : n.group_keys) keys.push_back(n.schema[k].name);
       return fmt::format("Deduplicate(keep=[FirstRow], key=[{}], order=[{}])",
                          fmt::join(keys, ", "), n.schema[n.order_column].name);
+    }
+    case LogicalNodeKind::kSort: {
+      std::vector<std::string> keys;
+      for (const auto& k : n.sort_keys) {
+        keys.push_back(n.schema[k.column].name + (k.descending ? " DESC" : " ASC"));
+      }
+      std::string out = fmt::format("Sort(orderBy=[{}]", fmt::join(keys, ", "));
+      if (n.limit) out += fmt::format(", limit=[{}]", *n.limit);
+      return out + ")";
     }
   }
   return "?";

@@ -42,6 +42,8 @@ enum class LogicalNodeKind : uint8_t {
   kDeduplicate,      // ROW_NUMBER() OVER (PARTITION BY keys ORDER BY rowtime) = 1: per key
                      // the row with the smallest event time, emitted once the watermark passes
                      // it (insert-only); output row = input row
+  kSort,             // ORDER BY sort_keys [LIMIT limit] of a bounded input: the whole input,
+                     // sorted, at its end; output row = input row
 };
 const char* logical_node_kind_name(LogicalNodeKind kind);
 
@@ -116,6 +118,14 @@ struct LogicalNode {
 
   // kDeduplicate: partition keys in group_keys; the rowtime column rows are ordered by.
   int order_column = -1;
+
+  // kSort: columns in order of precedence (Flink: ASC puts NULLs first, DESC last); LIMIT n.
+  struct SortKey {
+    int column = -1;
+    bool descending = false;
+  };
+  std::vector<SortKey> sort_keys;
+  std::optional<int64_t> limit;
 
   /// kTableScan: the read row type (table->columns[read_columns[i]]).
   Schema read_schema() const;

@@ -101,6 +101,7 @@ std::vector<int> prune(LogicalNode& node, const std::vector<bool>& required) {
     case LogicalNodeKind::kSink:
     case LogicalNodeKind::kUnion:
     case LogicalNodeKind::kDeduplicate:  // passes whole rows through
+    case LogicalNodeKind::kSort:
       for (auto& in : node.inputs) prune(*in, all(in->schema.size()));
       return identity;
     case LogicalNodeKind::kValues:

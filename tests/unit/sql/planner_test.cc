@@ -207,8 +207,10 @@ TEST_F(PlannerTest, UnsupportedFeaturesSaySoWithPosition) {
               HasSubstr("line 1:30: a window table-valued function must be aggregated"));
   EXPECT_THAT(plan_error("SELECT * FROM src a JOIN src b ON a.id = b.id"),
               HasSubstr("INNER JOIN is not supported yet"));
-  EXPECT_THAT(plan_error("SELECT id FROM src ORDER BY id"),
-              HasSubstr("ORDER BY is not supported yet"));
+  EXPECT_THAT(plan_error("SELECT id FROM src ORDER BY UPPER(id)"),
+              HasSubstr("ORDER BY takes columns of the select list"));
+  EXPECT_THAT(plan_error("SELECT id FROM src ORDER BY 2"),
+              HasSubstr("ORDER BY position 2 is not in the select list"));
   EXPECT_THAT(plan_error("SELECT DISTINCT id FROM src"),
               HasSubstr("SELECT DISTINCT is not supported yet"));
 }
