@@ -653,15 +653,19 @@ arrow::Result<std::unique_ptr<GroupTable>> GroupTable::from_partial(
     ARROW_ASSIGN_OR_RAISE(auto c, column(fmt::format("k{}", k)));
     keys.push_back(std::move(c));
   }
+  // Row g of the partial goes to the group its keys get now. Arrow's hash grouper does not
+  // promise ids in first-occurrence order (its swiss table numbers a minibatch's new keys in
+  // its own order), so the rows are scattered by id rather than assumed to be 0..n-1.
+  std::vector<uint32_t> group_of(static_cast<size_t>(n));
   if (n_keys > 0) {
     ARROW_ASSIGN_OR_RAISE(auto ids, table->assign(keys, n));
-    for (int64_t r = 0; r < n; ++r) {
-      if (ids->Value(r) != uint32_t(r)) {
-        return arrow::Status::Invalid("aggregate state: duplicate group keys");
-      }
+    if (table->num_groups_ != uint32_t(n)) {
+      return arrow::Status::Invalid("aggregate state: duplicate group keys");
     }
+    for (int64_t r = 0; r < n; ++r) group_of[size_t(r)] = ids->Value(r);
   } else {
     table->grow(uint32_t(n));
+    for (int64_t r = 0; r < n; ++r) group_of[size_t(r)] = uint32_t(r);
   }
   for (size_t i = 0; i < specs->size(); ++i) {
     const AggregateSpec& s = (*specs)[i];
@@ -672,7 +676,7 @@ arrow::Result<std::unique_ptr<GroupTable>> GroupTable::from_partial(
       const auto& values = static_cast<const arrow::BinaryArray&>(*list.values());
       for (int64_t g = 0; g < n; ++g) {
         for (int64_t j = list.value_offset(g); j < list.value_offset(g + 1); ++j) {
-          a.distinct[size_t(g)].insert(std::string(values.GetView(j)));
+          a.distinct[group_of[size_t(g)]].insert(std::string(values.GetView(j)));
         }
       }
       continue;
@@ -680,29 +684,30 @@ arrow::Result<std::unique_ptr<GroupTable>> GroupTable::from_partial(
     if (s.kind != Kind::kCountStar && s.kind != Kind::kCount) {
       ARROW_ASSIGN_OR_RAISE(auto nn, column(fmt::format("n{}", i)));
       const auto& nns = static_cast<const arrow::Int64Array&>(*nn);
-      for (int64_t g = 0; g < n; ++g) a.non_null[size_t(g)] = nns.Value(g);
+      for (int64_t g = 0; g < n; ++g) a.non_null[group_of[size_t(g)]] = nns.Value(g);
     }
     const auto value_kind =
         (s.kind == Kind::kCountStar || s.kind == Kind::kCount) ? Value::kInt : s.value;
     switch (value_kind) {
       case Value::kInt: {
         const auto& v = static_cast<const arrow::Int64Array&>(*value);
-        for (int64_t g = 0; g < n; ++g) a.ints[size_t(g)] = v.Value(g);
+        for (int64_t g = 0; g < n; ++g) a.ints[group_of[size_t(g)]] = v.Value(g);
         break;
       }
       case Value::kDouble: {
         const auto& v = static_cast<const arrow::DoubleArray&>(*value);
-        for (int64_t g = 0; g < n; ++g) a.doubles[size_t(g)] = v.Value(g);
+        for (int64_t g = 0; g < n; ++g) a.doubles[group_of[size_t(g)]] = v.Value(g);
         break;
       }
       case Value::kDecimal: {
         const auto& v = static_cast<const arrow::Decimal128Array&>(*value);
-        for (int64_t g = 0; g < n; ++g) a.decimals[size_t(g)] = arrow::Decimal128(v.GetValue(g));
+        for (int64_t g = 0; g < n; ++g)
+          a.decimals[group_of[size_t(g)]] = arrow::Decimal128(v.GetValue(g));
         break;
       }
       case Value::kString: {
         const auto& v = static_cast<const arrow::StringArray&>(*value);
-        for (int64_t g = 0; g < n; ++g) a.strings[size_t(g)] = std::string(v.GetView(g));
+        for (int64_t g = 0; g < n; ++g) a.strings[group_of[size_t(g)]] = std::string(v.GetView(g));
         break;
       }
     }
