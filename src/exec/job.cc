@@ -580,7 +580,9 @@ struct Job::Impl {
 
   // Takes checkpoint `id` (the coordinator: Job::run's thread). `finished`: every source ended
   // and the chains are closed, so only the sinks take part and nothing is left to resume.
-  arrow::Status take_checkpoint(bool finished) {
+  // `threads_idle`: no source thread runs (before they start, or after they ended), so the
+  // coordinator snapshots every group itself.
+  arrow::Status take_checkpoint(bool finished, bool threads_idle = false) {
     const int64_t id = checkpoints->next_id();
     const int64_t triggered = now_micros();
     CheckpointManifest manifest;
@@ -592,7 +594,7 @@ struct Job::Impl {
     int64_t aligned = triggered;
     {
       std::unique_lock lock(mutex);
-      if (!finished) {
+      if (!finished && !threads_idle) {
         pending_checkpoint = id;
         // Every running source thread pauses at its next batch boundary (within one poll).
         changed.wait(lock, [&] {
@@ -804,6 +806,13 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
     for (size_t k = 0; k < g->chains.size(); ++k) {
       if (st.ok()) st = g->chains[k]->open(context, fmt::format("{}.{}", i, k), resume);
     }
+  }
+  // A named job starting without a checkpoint to resume takes one before reading anything:
+  // if it crashes before its first periodic checkpoint, the restart still knows where the
+  // sources began and where the output streams ended (so their replay is deduplicated).
+  if (st.ok() && impl.checkpoints && impl.checkpoints->persisted() &&
+      (!impl.restored || impl.restored->finished)) {
+    st = impl.take_checkpoint(/*finished=*/false, /*threads_idle=*/true);
   }
   impl.restored.reset();  // the parts are handed over; don't keep the state in memory
   std::vector<std::thread> threads;

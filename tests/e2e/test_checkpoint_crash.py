@@ -87,8 +87,6 @@ def test_kill9_restart_exactly_once(roadpulse_bin, tmp_path):
     crash_and_check(roadpulse_bin, tmp_path, windowed=False)
 
 
-@pytest.mark.xfail(strict=True, reason="restoring the window operator's checkpointed state fails "
-                   "with 'aggregate state: duplicate group keys' (src/exec/aggregate_state.cc)")
 def test_kill9_restart_windowed_count(roadpulse_bin, tmp_path):
     crash_and_check(roadpulse_bin, tmp_path, windowed=True)
 
