@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/json_text.h"
+#include "connect/connectors.h"
+#include "connect/kafka_client.h"
 #include "realtime/alerts.h"
 #include "sql/session.h"
 
@@ -38,6 +40,7 @@ arrow::Result<std::string> read_file(const std::string& path) {
   return buffer.str();
 }
 
+
 std::string absolute_dir(const std::string& dir) {
   std::error_code ec;
   auto abs = fs::absolute(dir, ec);
@@ -50,6 +53,7 @@ std::map<std::string, std::string> base_config(const RunConfig& config) {
   out["pipeline.name"] = config.pipeline.name;
   out["execution.checkpointing.interval"] =
       fmt::format("{} ms", config.pipeline.checkpoint_interval_ms);
+  out["state.checkpoints.dir"] = absolute_dir(config.data_dir) + "/checkpoints";
   if (config.streams.backend == "kafka") {
     out["streams.backend"] = "kafka";
     out["streams.kafka.bootstrap.servers"] = config.streams.bootstrap_servers;
@@ -75,6 +79,18 @@ arrow::Result<std::string> alert_routing_text(const RunConfig& config) {
     return buffer.str();
   }
   return std::string();
+}
+
+arrow::Status ensure_kafka_topic(const std::map<std::string, std::string>& session,
+                                 const std::string& topic, int partitions) {
+  ARROW_ASSIGN_OR_RAISE(auto props, connect::kafka_streams_backend(session));
+  if (!props) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto admin, connect::kafka::Admin::make(*props, "streams.kafka."));
+  ARROW_ASSIGN_OR_RAISE(auto existing, admin->partition_count(topic));
+  if (existing) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(admin->create_topic(topic, partitions));
+  spdlog::info("run: created Kafka topic {} ({} partitions)", topic, partitions);
+  return arrow::Status::OK();
 }
 
 bool is_stream_table(const sql::CatalogTable& table) {
@@ -220,16 +236,21 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
   ARROW_ASSIGN_OR_RAISE(pipeline->app_, ServerApp::open(std::move(options)));
   ServerApp& app = *pipeline->app_;
 
-  // Streams the pipeline reads or writes exist before its jobs start (on Kafka, topics are the
-  // connector's business: it creates missing ones with the same shard count).
+  // Streams the pipeline reads or writes exist before its jobs start (on Kafka: topics with
+  // that many partitions; `kinesis` tables require their stream to exist, as on AWS).
   auto log = app.log();
   const bool embedded_streams = config.streams.backend == "embedded";
   ARROW_ASSIGN_OR_RAISE(auto existing, log->list_streams());
   for (const auto& name : planned.session->catalog().table_names()) {
     auto table = planned.session->catalog().table(name);
-    if (!embedded_streams || !table || !is_stream_table(*table)) continue;
+    if (!table || !is_stream_table(*table)) continue;
     auto stream = table->options.find("stream");
     if (stream == table->options.end()) continue;
+    if (!embedded_streams) {
+      ARROW_RETURN_NOT_OK(
+          ensure_kafka_topic(planned.session->config(), stream->second, config.log.default_shards));
+      continue;
+    }
     if (std::find(existing.begin(), existing.end(), stream->second) != existing.end()) continue;
     ARROW_RETURN_NOT_OK(log->create_stream(stream->second, config.log.default_shards));
     existing.push_back(stream->second);

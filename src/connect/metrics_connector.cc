@@ -206,6 +206,17 @@ class MetricsSink final : public exec::Sink {
     return arrow::Status::OK();
   }
 
+  // Exactly-once across restarts: the checkpoint keeps this metric's series as of the barrier;
+  // a job resuming from it puts them back in place of whatever was added after (the replay
+  // adds those rows again).
+  arrow::Status open(const exec::OperatorContext& context) override {
+    if (!context.restored_state) return arrow::Status::OK();
+    return store_->import_metric(context.restored_state->ToString(),
+                                 "the checkpoint of metric '" + metric_ + "'");
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t) override {
+    return arrow::Buffer::FromString(store_->export_metric(metric_));
+  }
   arrow::Status commit(int64_t) override { return hub_->snapshot_metrics(); }
   arrow::Status close(bool) override { return hub_->snapshot_metrics(); }
   int64_t rows_written() const override { return written_; }
