@@ -233,6 +233,8 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
   options.log.retention_bytes = config.log.retention_bytes;
   options.gateway.seed_sql = planned.seed_sql;
   options.gateway.base_config = base_config(config);
+  // Gateway jobs are not the pipeline: they must not share its name (and its checkpoints).
+  options.gateway.base_config.erase("pipeline.name");
   ARROW_ASSIGN_OR_RAISE(pipeline->app_, ServerApp::open(std::move(options)));
   ServerApp& app = *pipeline->app_;
 
