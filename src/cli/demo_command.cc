@@ -229,6 +229,9 @@ arrow::Status run_demo(const DemoArgs& args) {
                            lake_rows, lake_files);
   std::cout << fmt::format("  alerts       {} fired, {} delivered to the department webhook\n",
                            alerts.enqueued, receiver.distinct());
+  int64_t checkpoints = 0;
+  for (const auto& job : pipeline->app().jobs().list()) checkpoints += job.checkpoints.completed;
+  std::cout << fmt::format("  checkpoints  {} completed\n", checkpoints);
   std::cout << fmt::format("  data         {}\n", data_dir) << std::flush;
   if (auto failure = pipeline->app().jobs().first_failure()) {
     return arrow::Status::Invalid("a pipeline job failed: ", *failure);

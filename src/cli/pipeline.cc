@@ -40,7 +40,6 @@ arrow::Result<std::string> read_file(const std::string& path) {
   return buffer.str();
 }
 
-
 std::string absolute_dir(const std::string& dir) {
   std::error_code ec;
   auto abs = fs::absolute(dir, ec);

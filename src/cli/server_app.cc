@@ -1,6 +1,7 @@
 #include "cli/server_app.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -122,8 +123,24 @@ struct ServerApp::Impl {
     std::string written =
         "# HELP roadpulse_job_rows_written_total Rows a job's sinks wrote.\n"
         "# TYPE roadpulse_job_rows_written_total counter\n";
+    std::string checkpoints =
+        "# HELP roadpulse_job_checkpoints_completed_total Checkpoints this run of a job "
+        "completed.\n# TYPE roadpulse_job_checkpoints_completed_total counter\n";
+    std::string checkpoint_age =
+        "# HELP roadpulse_job_last_checkpoint_age_seconds Seconds since a job's last completed "
+        "checkpoint (grows when checkpoints stall).\n"
+        "# TYPE roadpulse_job_last_checkpoint_age_seconds gauge\n";
+    const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
     for (const auto& job : jobs->list()) {
       const std::string l = label("job", job.id) + "," + label("name", job.name);
+      sample(checkpoints, "roadpulse_job_checkpoints_completed_total", l,
+             double(job.checkpoints.completed));
+      if (job.checkpoints.last_completed_micros > 0 && job.state == server::JobState::kRunning) {
+        sample(checkpoint_age, "roadpulse_job_last_checkpoint_age_seconds", l,
+               double(now_us - job.checkpoints.last_completed_micros) / 1e6);
+      }
       sample(up, "roadpulse_job_running", l, job.state == server::JobState::kRunning ? 1 : 0);
       sample(failed, "roadpulse_job_failed", l, job.state == server::JobState::kFailed ? 1 : 0);
       for (const auto& s : job.summary.sources) {
@@ -136,7 +153,7 @@ struct ServerApp::Impl {
                double(s.rows_written));
       }
     }
-    out += up + failed + in + rejected + written;
+    out += up + failed + in + rejected + written + checkpoints + checkpoint_age;
     for (auto& render : extra_metrics) out += render();
     return out;
   }

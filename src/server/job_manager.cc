@@ -97,6 +97,7 @@ JobInfo JobManager::info(Entry& entry) {
   info.ended_ms = entry.ended_ms;
   info.error = entry.error;
   info.summary = entry.job->summary();
+  info.checkpoints = entry.job->checkpoint_stats();
   int64_t read = 0;
   for (const auto& s : info.summary.sources) read += s.records_read;
   const int64_t now = wall_ms();

@@ -33,6 +33,7 @@ struct JobInfo {
   int64_t ended_ms = 0;  // 0 while running
   std::string error;
   exec::JobSummary summary;
+  exec::CheckpointStats checkpoints;
   /// Rows read per second over the last few seconds (0 when idle or finished).
   double records_per_second = 0;
 };

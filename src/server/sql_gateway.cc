@@ -157,7 +157,24 @@ std::string SqlGateway::job_json(const JobInfo& job) {
   }
   out += fmt::format("],\"records_in\":{},\"records_rejected\":{},\"records_out\":{}", in, rejected,
                      out_rows);
-  out += fmt::format(",\"records_per_second\":{:.1f},\"error\":", job.records_per_second);
+  out += fmt::format(",\"records_per_second\":{:.1f}", job.records_per_second);
+  const auto& c = job.checkpoints;
+  out += fmt::format(",\"checkpoints_completed\":{},\"last_checkpoint_id\":{}", c.completed,
+                     c.last_id);
+  if (c.last_completed_micros > 0) {
+    const double age = double(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count() -
+                              c.last_completed_micros) /
+                       1e6;
+    out += fmt::format(
+        ",\"last_checkpoint_age_seconds\":{:.3f},\"last_checkpoint_duration_ms\":{:.3f},"
+        "\"last_checkpoint_bytes\":{}",
+        std::max(0.0, age), double(c.last_duration_micros) / 1000.0, c.last_bytes);
+  } else {
+    out += ",\"last_checkpoint_age_seconds\":null";
+  }
+  out += fmt::format(",\"restored_from_checkpoint\":{},\"error\":", c.restored_id);
   if (job.error.empty()) {
     out += "null";
   } else {

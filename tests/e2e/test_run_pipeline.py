@@ -6,6 +6,7 @@ the curated lake table (DuckDB), the metrics API, the alerts the department webh
 import collections
 import json
 import time
+import urllib.request
 
 import duckdb
 import pytest
@@ -105,6 +106,15 @@ def test_run_pipeline_end_to_end(roadpulse_bin, events, tmp_path):
                         for a in got if a["rule"] == "accident_cluster"}
         expected_rows = {(s, c, end.strftime("%Y-%m-%dT%H:%M")) for s, c, end in clusters}
         assert {(s, c, w[:16]) for s, c, w in cluster_rows} == expected_rows
+
+        # Health: checkpoints complete (interval 1 s), /metrics and /api/pipeline say so.
+        job = run.get_json("/api/pipeline")["jobs"][0]
+        assert job["checkpoints_completed"] > 0 and job["last_checkpoint_age_seconds"] < 30
+        with urllib.request.urlopen(run.url + "/metrics") as r:
+            metrics = r.read().decode()
+        assert 'roadpulse_job_last_checkpoint_age_seconds{job="job-1"' in metrics
+        assert 'roadpulse_stream_records{stream="us-accidents-data-stream-1"} 50000' in metrics
+        assert "roadpulse_archive_" in metrics
     finally:
         rc = run.stop()
         department.close()
