@@ -165,10 +165,18 @@ def test_usage_errors_are_clear(roadpulse_bin, shared_data_dir, tmp_path):
         assert h.returncode == 0 and "Examples:" in h.stdout
 
 
-def test_demo_runs_quickly_and_reports(roadpulse_bin, tmp_path):
+def test_demo_runs_the_whole_pipeline_and_reports(roadpulse_bin, tmp_path):
     t0 = time.monotonic()
-    r = run([roadpulse_bin, "demo", "--rows", "5000", "--dir", str(tmp_path / "demo")])
+    r = run([roadpulse_bin, "demo", "--rows", "5000", "--dir", str(tmp_path / "demo"),
+             "--listen", "127.0.0.1:0", "--exit-when-done", "--duration", "100"])
     assert r.returncode == 0, r.stderr
-    assert time.monotonic() - t0 < 10
-    assert "5000 rows -> 5000 events" in r.stdout and "0 dead letters" in r.stdout
-    assert len(read_events(tmp_path / "demo" / "events.jsonl")) == 5000
+    assert time.monotonic() - t0 < 60
+    out = r.stdout
+    assert "dashboard and APIs on http://127.0.0.1:" in out
+    assert "5000 rows -> 5000 events" in out and "0 dead letters" in out
+    assert "ingested     5000 events" in out
+    assert "lake         5000 rows" in out
+    assert "raw archive  5000 records" in out
+    severe = int(out.split("processed    ")[1].split()[0])
+    assert severe > 0
+    assert f"alerts       {severe} fired, {severe} delivered" in out

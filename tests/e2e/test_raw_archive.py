@@ -83,12 +83,14 @@ def test_archive_is_exact_across_kill_9(roadpulse_bin, tmp_path):
                    "--once", "--buffer-size", "48KiB"]
     for round_no in range(10):
         if round_no % 2 == 0:  # more records between archive runs
-            batch = [compact_record(i) for i in range(next_id, next_id + 3000)]
-            next_id += 3000
+            batch = [compact_record(i) for i in range(next_id, next_id + 20000)]
+            next_id += 20000
             put_lines(roadpulse_bin, data_dir, batch)
             expected.update(batch)
         proc = subprocess.Popen(archive_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.02, 0.4))
+        # Kill early enough to land mid-archive on an idle machine too (an archive run of
+        # 20k records takes ~0.1-0.3 s); on a loaded one the window is only wider.
+        time.sleep(rng.uniform(0.01, 0.12))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
