@@ -475,11 +475,13 @@ arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
   if (s.from && s.from->kind == ast::TableRefKind::kSubquery && s.where) {
     dedup_alias_ = row_number_filter_alias(*s.where);
   }
-  if (s.distinct) return error(s.pos, "SELECT DISTINCT is not supported yet");
   bool aggregate = !s.group_by.empty() || s.having != nullptr ||
                    (s.from && s.from->kind == ast::TableRefKind::kFunction);
   for (const auto& item : s.items) aggregate = aggregate || contains_aggregate(*item.expr);
-  if (aggregate) return bind_aggregate_select(s);
+  if (aggregate) {
+    if (s.distinct) return error(s.pos, "SELECT DISTINCT with GROUP BY is not supported yet");
+    return bind_aggregate_select(s);
+  }
 
   Relation rel;
   if (s.from) {
@@ -539,6 +541,19 @@ arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
     rel.node = std::move(values);
   } else {
     rel.node = make_project(std::move(rel.node), std::move(exprs), names);
+  }
+  if (s.distinct) {
+    // DISTINCT is a GROUP BY over every selected column without aggregates (as Flink plans
+    // it): the final distinct rows on a bounded input, an updating result on a stream.
+    auto agg = std::make_unique<LogicalNode>();
+    agg->kind = LogicalNodeKind::kAggregate;
+    for (size_t c = 0; c < rel.node->schema.size(); ++c) {
+      agg->schema.fields.push_back(
+          {rel.node->schema[c].name, rel.node->schema[c].type.without_time_attribute()});
+      agg->group_keys.push_back(static_cast<int>(c));
+    }
+    agg->inputs.push_back(std::move(rel.node));
+    rel.node = std::move(agg);
   }
   rel.scope = scope_of(rel.node->schema, "");
   return rel;

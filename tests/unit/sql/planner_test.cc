@@ -211,8 +211,8 @@ TEST_F(PlannerTest, UnsupportedFeaturesSaySoWithPosition) {
               HasSubstr("ORDER BY takes columns of the select list"));
   EXPECT_THAT(plan_error("SELECT id FROM src ORDER BY 2"),
               HasSubstr("ORDER BY position 2 is not in the select list"));
-  EXPECT_THAT(plan_error("SELECT DISTINCT id FROM src"),
-              HasSubstr("SELECT DISTINCT is not supported yet"));
+  EXPECT_THAT(plan_error("SELECT DISTINCT id FROM src GROUP BY id"),
+              HasSubstr("SELECT DISTINCT with GROUP BY is not supported yet"));
 }
 
 TEST(SeedJobTest, PlansUnchanged) {
