@@ -1,6 +1,7 @@
 #include "exec/aggregate_operators.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include <arrow/array/concatenate.h>
 #include <arrow/builder.h>
@@ -14,6 +15,26 @@ namespace {
 
 constexpr int64_t kStateVersion = 1;
 constexpr int64_t kMilli = 1000;  // window_time = window_end - 1 ms (micros)
+
+// The header every event-time operator's state starts with: format version, watermark, rows
+// dropped as late.
+void put_event_time_header(std::string& out, int64_t watermark, int64_t late) {
+  put_i64(out, kStateVersion);
+  put_i64(out, watermark);
+  put_i64(out, late);
+}
+
+arrow::Status take_event_time_header(std::string_view& in, const std::string& name,
+                                     int64_t* watermark, std::atomic<int64_t>* late) {
+  ARROW_ASSIGN_OR_RAISE(auto version, take_i64(in));
+  if (version != kStateVersion) {
+    return arrow::Status::Invalid(name, ": state version ", version, " unknown");
+  }
+  ARROW_ASSIGN_OR_RAISE(*watermark, take_i64(in));
+  ARROW_ASSIGN_OR_RAISE(auto dropped, take_i64(in));
+  *late = dropped;
+  return arrow::Status::OK();
+}
 
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -200,13 +221,7 @@ void WindowAggregateOperator::add_pending_ends(int64_t s) {
 arrow::Status WindowAggregateOperator::open(const OperatorContext& context) {
   if (!context.restored_state) return arrow::Status::OK();
   std::string_view in = state_bytes(context.restored_state);
-  ARROW_ASSIGN_OR_RAISE(auto version, take_i64(in));
-  if (version != kStateVersion) {
-    return arrow::Status::Invalid(name_, ": state version ", version, " unknown");
-  }
-  ARROW_ASSIGN_OR_RAISE(watermark_, take_i64(in));
-  ARROW_ASSIGN_OR_RAISE(auto late, take_i64(in));
-  late_ = late;
+  ARROW_RETURN_NOT_OK(take_event_time_header(in, name_, &watermark_, &late_));
   ARROW_ASSIGN_OR_RAISE(auto n, take_i64(in));
   slices_.clear();
   pending_ends_.clear();
@@ -223,9 +238,7 @@ arrow::Status WindowAggregateOperator::open(const OperatorContext& context) {
 
 arrow::Result<std::shared_ptr<arrow::Buffer>> WindowAggregateOperator::snapshot_state(int64_t) {
   std::string out;
-  put_i64(out, kStateVersion);
-  put_i64(out, watermark_);
-  put_i64(out, late_.load());
+  put_event_time_header(out, watermark_, late_.load());
   put_i64(out, int64_t(slices_.size()));
   for (auto& [end, table] : slices_) {
     put_i64(out, end);
@@ -543,13 +556,7 @@ arrow::Status SessionWindowOperator::on_watermark(Watermark watermark, Collector
 arrow::Status SessionWindowOperator::open(const OperatorContext& context) {
   if (!context.restored_state) return arrow::Status::OK();
   std::string_view in = state_bytes(context.restored_state);
-  ARROW_ASSIGN_OR_RAISE(auto version, take_i64(in));
-  if (version != kStateVersion) {
-    return arrow::Status::Invalid(name_, ": state version ", version, " unknown");
-  }
-  ARROW_ASSIGN_OR_RAISE(watermark_, take_i64(in));
-  ARROW_ASSIGN_OR_RAISE(auto late, take_i64(in));
-  late_ = late;
+  ARROW_RETURN_NOT_OK(take_event_time_header(in, name_, &watermark_, &late_));
   ARROW_ASSIGN_OR_RAISE(auto has_rows, take_i64(in));
   sessions_.clear();
   buffer_.clear();
@@ -564,9 +571,7 @@ arrow::Status SessionWindowOperator::open(const OperatorContext& context) {
 
 arrow::Result<std::shared_ptr<arrow::Buffer>> SessionWindowOperator::snapshot_state(int64_t) {
   std::string out;
-  put_i64(out, kStateVersion);
-  put_i64(out, watermark_);
-  put_i64(out, late_.load());
+  put_event_time_header(out, watermark_, late_.load());
   put_i64(out, buffer_.empty() ? 0 : 1);
   if (!buffer_.empty()) {
     ARROW_ASSIGN_OR_RAISE(auto all,
@@ -817,9 +822,7 @@ arrow::Status DeduplicateOperator::on_watermark(Watermark watermark, Collector& 
 
 arrow::Result<std::shared_ptr<arrow::Buffer>> DeduplicateOperator::snapshot_state(int64_t) {
   std::string out;
-  put_i64(out, kStateVersion);
-  put_i64(out, watermark_);
-  put_i64(out, late_.load());
+  put_event_time_header(out, watermark_, late_.load());
   put_i64(out, int64_t(emitted_.size()));
   for (const auto& k : emitted_) put_bytes(out, k);
   put_i64(out, pending_.empty() ? 0 : 1);
@@ -836,13 +839,7 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> DeduplicateOperator::snapshot_stat
 arrow::Status DeduplicateOperator::open(const OperatorContext& context) {
   if (!context.restored_state) return arrow::Status::OK();
   std::string_view in = state_bytes(context.restored_state);
-  ARROW_ASSIGN_OR_RAISE(auto version, take_i64(in));
-  if (version != kStateVersion) {
-    return arrow::Status::Invalid(name_, ": state version ", version, " unknown");
-  }
-  ARROW_ASSIGN_OR_RAISE(watermark_, take_i64(in));
-  ARROW_ASSIGN_OR_RAISE(auto late, take_i64(in));
-  late_ = late;
+  ARROW_RETURN_NOT_OK(take_event_time_header(in, name_, &watermark_, &late_));
   ARROW_ASSIGN_OR_RAISE(auto n, take_i64(in));
   emitted_.clear();
   pending_.clear();
