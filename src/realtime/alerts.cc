@@ -71,6 +71,78 @@ std::optional<std::string> scalar_text(const toml::node& node) {
   return std::nullopt;
 }
 
+bool valid_address(std::string_view a) {
+  const size_t at = a.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= a.size()) return false;
+  return std::none_of(a.begin(), a.end(), [](char c) {
+    return c == '<' || c == '>' || c == ',' || std::isspace(static_cast<unsigned char>(c)) ||
+           static_cast<unsigned char>(c) < 0x20;
+  });
+}
+
+// The email channel's keys: url (smtp:// or smtps://), from, to, username, password or
+// password_env, tls, ca_file. `fail` builds the error naming the channel.
+template <typename Fail>
+arrow::Status parse_email_options(const toml::table& t, ChannelConfig& c, Fail&& fail) {
+  const bool smtps = c.url.rfind("smtps://", 0) == 0;
+  if (!smtps && c.url.rfind("smtp://", 0) != 0) {
+    return fail("an email channel needs an 'url' smtp://host:port or smtps://host:port, got '" +
+                c.url + "'");
+  }
+  c.from = t["from"].value_or(std::string());
+  if (c.from.empty()) return fail("an email channel needs a 'from' address");
+  if (c.from.find_first_of("\r\n") != std::string::npos || !valid_address(email_address(c.from))) {
+    return fail("'from' is not an address (alerts@example.org or Name <alerts@example.org>): '" +
+                c.from + "'");
+  }
+  if (auto one = t["to"].value<std::string>()) {
+    c.to.push_back(*one);
+  } else if (auto* list = t["to"].as_array()) {
+    for (const auto& item : *list) {
+      auto v = item.value<std::string>();
+      if (!v) return fail("'to' must list addresses as strings");
+      c.to.push_back(*v);
+    }
+  }
+  if (c.to.empty()) return fail("an email channel needs 'to' (an address or a list of them)");
+  for (const auto& a : c.to) {
+    if (!valid_address(a)) return fail("'to' holds '" + a + "', which is not an address");
+  }
+  c.username = t["username"].value_or(std::string());
+  const auto password = t["password"].value<std::string>();
+  const auto password_env = t["password_env"].value<std::string>();
+  if (password && password_env) return fail("set 'password' or 'password_env', not both");
+  if (password_env) {
+    const char* value = std::getenv(password_env->c_str());
+    if (!value) {
+      return fail("'password_env' names the environment variable " + *password_env +
+                  ", which is not set");
+    }
+    c.password = value;
+  } else if (password) {
+    c.password = *password;
+  }
+  if (!c.password.empty() && c.username.empty()) return fail("a password needs a 'username'");
+  c.tls = t["tls"].value_or(std::string(smtps ? "implicit" : "starttls"));
+  if (c.tls != "none" && c.tls != "starttls" && c.tls != "implicit") {
+    return fail("tls must be 'starttls', 'implicit' or 'none', got '" + c.tls + "'");
+  }
+  if ((c.tls == "implicit") != smtps) {
+    return fail("tls = '" + c.tls + "' needs an " + (smtps ? "smtp://" : "smtps://") +
+                " url (implicit TLS is smtps://, STARTTLS and none are smtp://)");
+  }
+  if (c.tls == "none" && !c.username.empty()) {
+    return fail(
+        "username/password with tls = 'none' would send the password in clear; use "
+        "tls = 'starttls' or 'implicit'");
+  }
+  c.ca_file = t["ca_file"].value_or(std::string());
+  if (!c.ca_file.empty() && !std::ifstream(c.ca_file)) {
+    return fail("cannot read ca_file '" + c.ca_file + "'");
+  }
+  return arrow::Status::OK();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -132,11 +204,15 @@ arrow::Result<AlertConfig> AlertConfig::parse(std::string_view toml_text,
       c.type = (*t)["type"].value_or(std::string("webhook"));
       c.url = (*t)["url"].value_or(std::string());
       if (c.name.empty()) return fail(where, "needs a 'name'");
-      if (c.type != "webhook" && c.type != "alertmanager") {
+      if (c.type != "webhook" && c.type != "alertmanager" && c.type != "email") {
         return fail(where + " '" + c.name + "'",
-                    "type must be 'webhook' or 'alertmanager', got '" + c.type + "'");
+                    "type must be 'webhook', 'alertmanager' or 'email', got '" + c.type + "'");
       }
-      if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
+      if (c.type == "email") {
+        ARROW_RETURN_NOT_OK(parse_email_options(*t, c, [&](const std::string& what) {
+          return fail(where + " '" + c.name + "'", what);
+        }));
+      } else if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
         return fail(where + " '" + c.name + "'", "needs an http(s) 'url', got '" + c.url + "'");
       }
       c.payload = (*t)["payload"].value_or(std::string("json"));
@@ -618,6 +694,7 @@ class CurlChannel final : public Channel {
 }  // namespace
 
 arrow::Result<std::unique_ptr<Channel>> make_channel(const ChannelConfig& config) {
+  if (config.type == "email") return make_email_channel(config);
   return std::make_unique<CurlChannel>(config);
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Alerts: routing from the TOML config ([[channels]], [[routes]]), channels (webhook with a
-// JSON or Slack-compatible body, Prometheus Alertmanager v2) and the durable outbox that
-// delivers them at least once.
+// JSON or Slack-compatible body, Prometheus Alertmanager v2, email over SMTP) and the durable
+// outbox that delivers them at least once.
 //
 // The outbox is a stream of the embedded log (`__alerts_outbox`, one shard): an alert is
 // appended (durable) before enqueue() returns, so an acknowledged alert survives a crash. Each
@@ -50,8 +50,8 @@ struct Alert {
 
 struct ChannelConfig {
   std::string name;
-  std::string type;  // webhook | alertmanager
-  std::string url;
+  std::string type;  // webhook | alertmanager | email
+  std::string url;   // http(s)://... ; email: smtp://host:port or smtps://host:port
   std::vector<std::pair<std::string, std::string>> headers;
   std::string payload = "json";  // webhook: json | slack
   double rate_per_second = 0;    // 0: unlimited
@@ -59,6 +59,14 @@ struct ChannelConfig {
   int64_t backoff_initial_ms = 200;
   int64_t backoff_max_ms = 30'000;
   int64_t timeout_ms = 5'000;
+
+  // email only
+  std::string from;             // "alerts@example.org" or "Roadpulse <alerts@example.org>"
+  std::vector<std::string> to;  // recipients, bare addresses
+  std::string username;
+  std::string password;  // from `password` or the environment variable `password_env`; never logged
+  std::string tls;       // none | starttls (required) | implicit (smtps://)
+  std::string ca_file;   // PEM bundle to verify the server with instead of the system's
 };
 
 struct MatchTerm {
@@ -93,13 +101,21 @@ class Channel {
   virtual arrow::Status deliver(const Alert& alert) = 0;
 };
 
-/// The webhook / alertmanager channel over libcurl.
+/// The webhook / alertmanager / email channel over libcurl.
 arrow::Result<std::unique_ptr<Channel>> make_channel(const ChannelConfig& config);
+/// The email channel (SMTP over libcurl): one message per alert to every `to` address.
+arrow::Result<std::unique_ptr<Channel>> make_email_channel(const ChannelConfig& config);
 
 /// Channel bodies (exposed for tests).
 std::string webhook_json_body(const Alert& alert);
 std::string slack_body(const Alert& alert);
 std::string alertmanager_body(const Alert& alert);
+/// The RFC 5322 message the email channel sends (CRLF lines, quoted-printable UTF-8 body). Its
+/// Message-ID is derived from the alert id (a hash of rule and dedup key), so a resend of the
+/// same alert carries the same Message-ID.
+std::string email_message(const ChannelConfig& config, const Alert& alert);
+/// The address part of "Name <addr>" or a bare address.
+std::string email_address(std::string_view mailbox);
 
 enum class DeliveryState { kPending, kDelivered, kDeadLetter };
 const char* delivery_state_name(DeliveryState state);

@@ -147,6 +147,116 @@ TEST(AlertBodiesTest, WebhookSlackAndAlertmanager) {
   EXPECT_THAT(alertmanager_body(a), HasSubstr(R"("startsAt":"1970-01-01T00:00:01.000Z")"));
 }
 
+constexpr char kEmailConfig[] = R"([[channels]]
+name = "mail"
+type = "email"
+url = "smtp://127.0.0.1:2525"
+from = "Roadpulse <alerts@roadpulse.example>"
+to = ["ops@county.example", "chief@county.example"]
+tls = "none"
+
+[[routes]]
+channels = ["mail"]
+)";
+
+TEST(EmailChannelTest, ConfigDefaultsAndChecks) {
+  ASSERT_OK_AND_ASSIGN(auto config, AlertConfig::parse(kEmailConfig, "a.toml"));
+  const auto& c = config.channels[0];
+  EXPECT_EQ(c.type, "email");
+  EXPECT_EQ(c.tls, "none");
+  EXPECT_THAT(c.to, ElementsAre("ops@county.example", "chief@county.example"));
+  EXPECT_EQ(email_address(c.from), "alerts@roadpulse.example");
+
+  auto with = [](const std::string& lines) {
+    return "[[channels]]\nname = \"m\"\ntype = \"email\"\n" + lines +
+           "\n[[routes]]\nchannels = [\"m\"]\n";
+  };
+  auto bad = [&](const std::string& lines) {
+    return AlertConfig::parse(with(lines), "a.toml").status().message();
+  };
+  // STARTTLS is the default for smtp://, implicit TLS for smtps://.
+  ASSERT_OK_AND_ASSIGN(auto starttls,
+                       AlertConfig::parse(with("url = \"smtp://h:587\"\nfrom = \"a@b\"\nto = "
+                                               "\"c@d\"\nusername = \"u\"\npassword = \"p\""),
+                                          "a.toml"));
+  EXPECT_EQ(starttls.channels[0].tls, "starttls");
+  EXPECT_EQ(starttls.channels[0].password, "p");
+  ASSERT_OK_AND_ASSIGN(auto smtps, AlertConfig::parse(with("url = \"smtps://h\"\nfrom = "
+                                                           "\"a@b\"\nto = \"c@d\""),
+                                                      "a.toml"));
+  EXPECT_EQ(smtps.channels[0].tls, "implicit");
+
+  EXPECT_THAT(bad("url = \"http://h\"\nfrom = \"a@b\"\nto = \"c@d\""),
+              HasSubstr("[[channels]] #1 'm': an email channel needs an 'url' smtp://"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nto = \"c@d\""), HasSubstr("needs a 'from' address"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"nobody\"\nto = \"c@d\""),
+              HasSubstr("'from' is not an address"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\""), HasSubstr("needs 'to'"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\"\nto = [\"c@d\", \"x y@z\"]"),
+              HasSubstr("'to' holds 'x y@z'"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"implicit\""),
+              HasSubstr("needs an smtps:// url"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"ssl\""),
+              HasSubstr("tls must be 'starttls', 'implicit' or 'none', got 'ssl'"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"none\"\n"
+                  "username = \"u\"\npassword = \"secret\""),
+              HasSubstr("would send the password in clear"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\"\nto = \"c@d\"\nusername = \"u\"\n"
+                  "password_env = \"ROADPULSE_TEST_UNSET_PASSWORD\""),
+              HasSubstr("ROADPULSE_TEST_UNSET_PASSWORD, which is not set"));
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\"\nto = \"c@d\"\nusername = \"u\"\n"
+                  "password = \"x\"\npassword_env = \"HOME\""),
+              HasSubstr("not both"));
+  // Errors never echo a password.
+  EXPECT_THAT(bad("url = \"smtp://h\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"none\"\n"
+                  "username = \"u\"\npassword = \"secret\""),
+              ::testing::Not(HasSubstr("secret")));
+
+  ::setenv("ROADPULSE_TEST_SMTP_PASSWORD", "from-env", 1);
+  ASSERT_OK_AND_ASSIGN(auto env, AlertConfig::parse(with("url = \"smtp://h\"\nfrom = \"a@b\"\nto "
+                                                         "= \"c@d\"\nusername = \"u\"\n"
+                                                         "password_env = "
+                                                         "\"ROADPULSE_TEST_SMTP_PASSWORD\""),
+                                                    "a.toml"));
+  EXPECT_EQ(env.channels[0].password, "from-env");
+}
+
+TEST(EmailChannelTest, MessageIsRfc5322WithStableMessageId) {
+  ASSERT_OK_AND_ASSIGN(auto config, AlertConfig::parse(kEmailConfig, "a.toml"));
+  Alert a = make_alert("severe", "A-1", {{"ID", "A-1"}});
+  a.id = "0123456789abcdef";
+  a.severity = "4";
+  a.title = "Severity 4 in Dublin\r\nBcc: evil@x";  // a row's text must not add headers
+  a.body = std::string("Line one = ok\nCaf\xc3\xa9 ") + std::string(100, 'x');
+  a.created_ms = 1'700'000'000'123;
+  const std::string m = email_message(config.channels[0], a);
+  EXPECT_THAT(m, HasSubstr("Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"));
+  EXPECT_THAT(m, HasSubstr("From: Roadpulse <alerts@roadpulse.example>\r\n"));
+  EXPECT_THAT(m, HasSubstr("To: ops@county.example,\r\n chief@county.example\r\n"));
+  EXPECT_THAT(m, HasSubstr("Subject: Severity 4 in Dublin  Bcc: evil@x\r\n"));
+  EXPECT_THAT(m, ::testing::Not(HasSubstr("\r\nBcc:")));
+  EXPECT_THAT(m, HasSubstr("Message-ID: <roadpulse.0123456789abcdef@roadpulse.example>\r\n"));
+  EXPECT_THAT(m, HasSubstr("X-Roadpulse-Dedup-Key: A-1\r\n"));
+  EXPECT_THAT(m, HasSubstr("Content-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: quoted-printable\r\n\r\n"));
+  EXPECT_THAT(m, HasSubstr("Line one =3D ok\r\nCaf=C3=A9 xxx"));
+  EXPECT_THAT(m, HasSubstr("dedup key: A-1\r\n"));
+  // Every line ends in CRLF and none is longer than 78 characters.
+  size_t pos = 0;
+  while (pos < m.size()) {
+    const size_t end = m.find("\r\n", pos);
+    ASSERT_NE(end, std::string::npos) << "unterminated line at " << pos;
+    EXPECT_LE(end - pos, 78u) << m.substr(pos, end - pos);
+    EXPECT_EQ(m.substr(pos, end - pos).find('\n'), std::string::npos);
+    pos = end + 2;
+  }
+  // The same alert (a resend) gives the same message; non-ASCII subjects are encoded words.
+  EXPECT_EQ(email_message(config.channels[0], a), m);
+  a.title = "Unfall in K\xc3\xb6ln";
+  EXPECT_THAT(email_message(config.channels[0], a),
+              HasSubstr("Subject: =?UTF-8?B?VW5mYWxsIGluIEvDtmxu?=\r\n"));
+}
+
 // A receiver that records deliveries and fails while `down` is set (or for the first N tries).
 struct Receiver {
   std::mutex mutex;
