@@ -323,11 +323,10 @@ PipelineStats Pipeline::stats() {
     for (const auto& name : *streams) {
       auto d = log->describe_stream(name);
       if (!d.ok()) continue;
-      int64_t records = 0;
-      for (const auto& s : d->shards) records += s.records;
+      const int64_t records = d->totals().records;
       if (name == "us-accidents-data-stream-1") stats.raw_records = records;
       if (name == "us-accidents-data-stream-2") stats.processed_records = records;
-      if (name.size() > 4 && name.substr(name.size() - 4) == ".dlq") stats.dead_letters += records;
+      if (log::is_dead_letter_stream(name)) stats.dead_letters += records;
     }
   }
   if (archive_) stats.archive = archive_->stats();
@@ -359,20 +358,15 @@ std::string Pipeline::status_json() {
     for (const auto& name : *streams) {
       auto d = log->describe_stream(name);
       if (!d.ok()) continue;
-      int64_t records = 0, bytes = 0, last_minute = 0, last_arrival = 0;
-      for (const auto& s : d->shards) {
-        records += s.records;
-        bytes += s.bytes;
-        last_minute += s.records_last_minute;
-        last_arrival = std::max(last_arrival, s.last_arrival_ms);
-      }
-      const bool is_dlq = name.size() > 4 && name.substr(name.size() - 4) == ".dlq";
+      const log::StreamTotals t = d->totals();
+      const bool is_dlq = log::is_dead_letter_stream(name);
       std::string entry = "{\"name\":";
       append_json_string(name, entry);
       entry += fmt::format(
           ",\"shards\":{},\"records\":{},\"bytes\":{},\"records_per_second\":{:.2f},"
           "\"last_arrival_ms\":{}}}",
-          d->open_shard_count(), records, bytes, double(last_minute) / 60.0, last_arrival);
+          d->open_shard_count(), t.records, t.bytes, double(t.records_last_minute) / 60.0,
+          t.last_arrival_ms);
       if (is_dlq) {
         dead += (first_dead ? "" : ",") + entry;
         first_dead = false;

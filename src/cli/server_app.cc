@@ -93,18 +93,14 @@ struct ServerApp::Impl {
       for (const auto& name : *streams) {
         auto d = log->describe_stream(name);
         if (!d.ok()) continue;
-        int64_t records = 0, size = 0, minute = 0;
-        for (const auto& shard : d->shards) {
-          records += shard.records;
-          size += shard.bytes;
-          minute += shard.records_last_minute;
-        }
+        const log::StreamTotals t = d->totals();
         const std::string l = label("stream", name);
-        sample(out, "roadpulse_stream_records", l, double(records));
-        sample(bytes, "roadpulse_stream_bytes", l, double(size));
-        sample(rate, "roadpulse_stream_ingest_records_per_second", l, double(minute) / 60.0);
-        if (name.size() > 4 && name.compare(name.size() - 4, 4, ".dlq") == 0) {
-          sample(dead, "roadpulse_dead_letter_records", l, double(records));
+        sample(out, "roadpulse_stream_records", l, double(t.records));
+        sample(bytes, "roadpulse_stream_bytes", l, double(t.bytes));
+        sample(rate, "roadpulse_stream_ingest_records_per_second", l,
+               double(t.records_last_minute) / 60.0);
+        if (log::is_dead_letter_stream(name)) {
+          sample(dead, "roadpulse_dead_letter_records", l, double(t.records));
         }
       }
     }

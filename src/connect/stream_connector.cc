@@ -219,7 +219,7 @@ class StreamSource final : public exec::Source {
   // Bad records go to `<stream>.dlq` with the reason, so the job keeps running and nothing is lost.
   arrow::Status dead_letter(const std::vector<log::StoredRecord>& records,
                             const std::vector<exec::RecordError>& errors) {
-    const std::string dlq = table_.stream + ".dlq";
+    const std::string dlq = log::dead_letter_stream_name(table_.stream);
     if (!dlq_ready_) {
       if (!log_->describe_stream(dlq).ok()) {
         auto st = log_->create_stream(dlq, 1);

@@ -49,9 +49,9 @@ server::HttpResponse error_response(const arrow::Status& st) {
   return json_response(st.IsInvalid() ? 400 : 500, std::move(body));
 }
 
+// The alert outbox's dead letters count with the streams' dead letters on the dashboard.
 bool is_dead_letter_stream(std::string_view name) {
-  return name == "__alerts_dead_letter" ||
-         (name.size() > 4 && name.substr(name.size() - 4) == ".dlq");
+  return name == "__alerts_dead_letter" || log::is_dead_letter_stream(name);
 }
 
 // Does the comma-separated header accept `coding` (and not with q=0)?
@@ -179,15 +179,9 @@ arrow::Result<std::string> HttpRoutes::streams_json() {
     for (const auto& name : names) {
       auto d = log_->describe_stream(name);
       if (!d.ok()) continue;  // deleted meanwhile
-      int64_t records = 0, bytes = 0, last_minute = 0, last_arrival = 0;
-      uint64_t appended = 0;
-      for (const auto& s : d->shards) {
-        records += s.records;
-        bytes += s.bytes;
-        last_minute += s.records_last_minute;
-        last_arrival = std::max(last_arrival, s.last_arrival_ms);
-        appended += s.next_sequence.value - s.starting_sequence.value;
-      }
+      const log::StreamTotals t = d->totals();
+      const int64_t records = t.records, last_minute = t.records_last_minute;
+      const uint64_t appended = t.appended;
       // Rate since the previous call when it is recent, else the last minute's average.
       double rate = static_cast<double>(last_minute) / 60.0;
       auto prev = last_counts_.find(name);
@@ -208,7 +202,7 @@ arrow::Result<std::string> HttpRoutes::streams_json() {
           ",\"shards\":{},\"records\":{},\"appended\":{},\"bytes\":{},\"records_per_second\":{:.3f}"
           ","
           "\"records_last_minute\":{},\"last_arrival_ms\":{},\"internal\":{},\"dead_letter\":{}}}",
-          d->open_shard_count(), records, appended, bytes, rate, last_minute, last_arrival,
+          d->open_shard_count(), records, appended, t.bytes, rate, last_minute, t.last_arrival_ms,
           name.starts_with("__") ? "true" : "false", dlq ? "true" : "false");
       if (dlq) {
         if (!first_dead) dead += ',';

@@ -78,10 +78,4 @@ arrow::Result<ShardId> ShardId::parse(std::string_view text) {
   return ShardId{value};
 }
 
-int StreamDescription::open_shard_count() const {
-  int n = 0;
-  for (const auto& shard : shards) n += shard.ending_sequence ? 0 : 1;
-  return n;
-}
-
 }  // namespace roadpulse::log

@@ -117,13 +117,27 @@ struct ShardDescription {
   int64_t last_arrival_ms = 0;      // arrival time of the newest record, 0 when empty
 };
 
+/// A stream's figures summed over its shards (status pages, /metrics, the dashboard).
+struct StreamTotals {
+  int64_t records = 0;              // retained
+  int64_t bytes = 0;                // retained
+  int64_t records_last_minute = 0;  // appended in the last minute
+  int64_t last_arrival_ms = 0;      // newest record's arrival, 0 when empty
+  uint64_t appended = 0;            // ever appended (next sequence - first sequence)
+};
+
 struct StreamDescription {
   std::string name;
   int64_t created_ms = 0;
   int64_t retention_ms = 0;
   std::vector<ShardDescription> shards;  // open and closed shards, by id
   int open_shard_count() const;
+  StreamTotals totals() const;
 };
+
+/// The dead-letter stream of `stream` (`<stream>.dlq`), where undecodable records go.
+std::string dead_letter_stream_name(std::string_view stream);
+bool is_dead_letter_stream(std::string_view name);
 
 enum class StartKind { kTrimHorizon, kLatest, kAtSequence, kAfterSequence, kAtTimestamp };
 

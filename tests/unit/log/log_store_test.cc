@@ -283,6 +283,39 @@ TEST(LogStoreTest, RetentionBySizeAndAgeRemovesWholeSealedSegments) {
   EXPECT_GT(d.shards[0].bytes, 0);
 }
 
+TEST(LogStoreTest, TotalsSumOverShardsAndKeepAppendedPastRetention) {
+  TempDir dir;
+  LogOptions options = options_for(dir);
+  options.segment_bytes = 8 << 10;
+  options.retention_bytes = 40 << 10;
+  ASSERT_OK_AND_ASSIGN(auto store, LogStore::open(options));
+  ASSERT_OK(store->create_stream("s", 3));
+  for (int i = 0; i < 300; ++i) {
+    RecordBatch batch;
+    batch.add("key-" + std::to_string(i), std::string(500, 'a' + i % 26));
+    ASSERT_OK(store->append("s", batch.view()).status());
+  }
+  ASSERT_OK(store->enforce_retention());
+  ASSERT_OK_AND_ASSIGN(auto d, store->describe_stream("s"));
+  const StreamTotals t = d.totals();
+  int64_t records = 0, bytes = 0;
+  for (const auto& shard : d.shards) {
+    records += shard.records;
+    bytes += shard.bytes;
+    EXPECT_LE(shard.last_arrival_ms, t.last_arrival_ms);
+  }
+  EXPECT_EQ(t.records, records);
+  EXPECT_EQ(t.bytes, bytes);
+  EXPECT_EQ(t.appended, 300u);  // retention trims what is kept, not what was appended
+  EXPECT_LT(t.records, 300);
+  EXPECT_GT(t.records_last_minute, 0);
+  EXPECT_GT(t.last_arrival_ms, 0);
+  EXPECT_EQ(dead_letter_stream_name("s"), "s.dlq");
+  EXPECT_TRUE(is_dead_letter_stream("s.dlq"));
+  EXPECT_FALSE(is_dead_letter_stream(".dlq"));
+  EXPECT_FALSE(is_dead_letter_stream("s.dlq2"));
+}
+
 TEST(LogStoreTest, DataDirLockNamesTheHolder) {
   TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto store, LogStore::open(options_for(dir)));
