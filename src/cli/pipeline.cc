@@ -1,5 +1,6 @@
 #include "cli/pipeline.h"
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -199,9 +200,50 @@ arrow::Status Pipeline::check(const RunConfig& config) {
   return arrow::Status::OK();
 }
 
-arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config) {
+namespace {
+
+arrow::Status check_worker(const RunConfig& config, const WorkerOptions& worker) {
+  if (worker.group.empty()) return arrow::Status::OK();
+  if (config.streams.backend != "kafka") {
+    return arrow::Status::Invalid(
+        "--worker shares the pipeline's streams through Kafka consumer groups: set [streams] "
+        "backend = \"kafka\" and [streams.kafka] bootstrap_servers in roadpulse.toml");
+  }
+  if (worker.id.empty()) return arrow::Status::Invalid("--worker needs a worker id");
+  for (char c : worker.id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return arrow::Status::Invalid("--worker-id '", worker.id,
+                                    "': use letters, digits, '-', '_' and '.' only");
+    }
+  }
+  return arrow::Status::OK();
+}
+
+// Whether a plan holds state keyed by something (aggregations, windows, deduplication): in a
+// worker each key's state only sees the rows of the partitions the group gave this worker.
+bool has_keyed_state(const sql::LogicalNode& node) {
+  switch (node.kind) {
+    case sql::LogicalNodeKind::kAggregate:
+    case sql::LogicalNodeKind::kWindowAggregate:
+    case sql::LogicalNodeKind::kDeduplicate:
+      return true;
+    default:
+      break;
+  }
+  for (const auto& input : node.inputs) {
+    if (has_keyed_state(*input)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config,
+                                                         const WorkerOptions& worker) {
+  ARROW_RETURN_NOT_OK(check_worker(config, worker));
   auto pipeline = std::unique_ptr<Pipeline>(new Pipeline());
   pipeline->config_ = config;
+  pipeline->worker_ = worker;
   pipeline->started_ms_ = wall_ms();
   ARROW_ASSIGN_OR_RAISE(auto planned, plan_pipeline(config));
 
@@ -265,6 +307,22 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     job_options.name = planned.inserts.size() == 1
                            ? config.pipeline.name
                            : fmt::format("{}-{}", config.pipeline.name, ++n);
+    if (!worker.group.empty()) {
+      job_options.config[connect::kWorkerGroupKey] = worker.group;
+      job_options.config[connect::kWorkerIdKey] = worker.id;
+      // Each worker keeps its own checkpoints (its sinks' commits, its operators' state).
+      job_options.config["state.checkpoints.dir"] =
+          absolute_dir(config.data_dir) + "/checkpoints/worker-" + worker.id;
+      bool keyed = false;
+      for (const auto& root : insert.plan->sinks) keyed |= has_keyed_state(*root);
+      if (keyed) {
+        spdlog::warn(
+            "run: job {} aggregates or deduplicates: in worker mode each worker sees only the "
+            "partitions the group gives it, so a key spread over several partitions is "
+            "aggregated separately by each worker (docs/kafka.md, 'Workers sharing a job')",
+            job_options.name);
+      }
+    }
     ARROW_ASSIGN_OR_RAISE(auto id,
                           app.jobs().submit(std::move(insert.plan), job_options, insert.sql));
     pipeline->job_ids_.push_back(id);

@@ -33,12 +33,20 @@ struct PipelineStats {
   archive::ArchiveStats archive;  // zero when the archive is off
 };
 
+/// `roadpulse run --worker --group NAME`: this process is one of several workers sharing the
+/// pipeline's jobs over Kafka (docs/kafka.md, deploy/kafka/README.md).
+struct WorkerOptions {
+  std::string group;  // empty: not a worker
+  std::string id;     // unique per worker; names its checkpoints and transactional ids
+};
+
 class Pipeline {
  public:
   /// Validates config + SQL (parse, bind, plan) without touching the data directory.
   static arrow::Status check(const RunConfig& config);
   /// Opens the data directory, starts the server and the pipeline's jobs.
-  static arrow::Result<std::unique_ptr<Pipeline>> start(const RunConfig& config);
+  static arrow::Result<std::unique_ptr<Pipeline>> start(const RunConfig& config,
+                                                        const WorkerOptions& worker = {});
   ~Pipeline();
 
   ServerApp& app() { return *app_; }
@@ -53,6 +61,7 @@ class Pipeline {
  private:
   Pipeline() = default;
   RunConfig config_;
+  WorkerOptions worker_;
   std::unique_ptr<ServerApp> app_;
   std::vector<std::string> job_ids_;
   std::unique_ptr<archive::RawArchive> archive_;  // the raw stream's archive, when enabled

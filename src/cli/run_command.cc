@@ -3,7 +3,10 @@
 // with their checkpoints, until SIGINT/SIGTERM. `roadpulse config print` shows the config it
 // would use.
 
+#include <cstdio>
 #include <iostream>
+
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -22,7 +25,20 @@ struct RunArgs {
   std::string listen;
   std::string name;
   bool check = false;
+  bool worker = false;
+  std::string group;
+  std::string worker_id;
 };
+
+// The worker's id: --worker-id, else `<hostname>-<port>` (stable across restarts of the same
+// worker, distinct for workers on one machine, which listen on different ports).
+std::string default_worker_id(const RunConfig& config) {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "worker");
+  std::string port = config.server.listen;
+  if (auto colon = port.rfind(':'); colon != std::string::npos) port = port.substr(colon + 1);
+  return std::string(host) + "-" + port;
+}
 
 // roadpulse.toml (or the defaults), then the command line on top.
 arrow::Result<RunConfig> effective_config(const RunArgs& args) {
@@ -52,6 +68,15 @@ void setup_run(CLI::App& root) {
       "run", "Run the whole pipeline: server, streams, SQL jobs, lake, metrics, alerts");
   add_config_options(cmd, args.get());
   cmd->add_flag("--check", args->check, "Validate the config and the pipeline, then exit");
+  cmd->add_flag("--worker", args->worker,
+                "Be one of several workers sharing the pipeline's jobs over Kafka (needs "
+                "[streams] backend = \"kafka\" and --group)");
+  cmd->add_option("--group", args->group,
+                  "With --worker: the workers' group; every worker of a group runs the same "
+                  "pipeline and Kafka's consumer groups divide the partitions among them");
+  cmd->add_option("--worker-id", args->worker_id,
+                  "With --worker: this worker's id (default <hostname>-<port>); names its "
+                  "checkpoints and Kafka transactional ids, keep it across restarts");
   cmd->footer(
       "Starts the Kinesis-compatible API, the SQL gateway, the real-time APIs and /metrics on one\n"
       "port, creates the streams the pipeline declares (4 shards by default) and runs its jobs.\n"
@@ -61,11 +86,24 @@ void setup_run(CLI::App& root) {
       "  roadpulse run\n"
       "  roadpulse run --config roadpulse.toml --data-dir /var/lib/roadpulse\n"
       "  roadpulse run --pipeline my_pipeline.sql --check\n"
+      "  roadpulse run --worker --group roads -c kafka.toml --data-dir /var/lib/rp-1 \\\n"
+      "    --listen 0.0.0.0:8081     # one of several workers (docs/kafka.md)\n"
       "Then send events, e.g. roadpulse simulate --input accidents.csv \\\n"
       "  --to kinesis://127.0.0.1:8080/us-accidents-data-stream-1");
   cmd->callback([args] {
     run_command([&]() -> arrow::Status {
       ARROW_ASSIGN_OR_RAISE(auto config, effective_config(*args));
+      WorkerOptions worker;
+      if (args->worker != !args->group.empty()) {
+        return arrow::Status::Invalid("--worker and --group NAME go together");
+      }
+      if (!args->worker_id.empty() && !args->worker) {
+        return arrow::Status::Invalid("--worker-id needs --worker");
+      }
+      if (args->worker) {
+        worker.group = args->group;
+        worker.id = args->worker_id.empty() ? default_worker_id(config) : args->worker_id;
+      }
       if (args->check) {
         ARROW_RETURN_NOT_OK(Pipeline::check(config));
         std::cout << "ok: config and pipeline are valid ("
@@ -77,9 +115,12 @@ void setup_run(CLI::App& root) {
         init_logging(config.logging.format == "json" ? LogFormat::kJson : LogFormat::kText,
                      config.logging.level);
       }
-      ARROW_ASSIGN_OR_RAISE(auto pipeline, Pipeline::start(config));
+      ARROW_ASSIGN_OR_RAISE(auto pipeline, Pipeline::start(config, worker));
       std::cout << "roadpulse running: " << pipeline->url() << " (data dir " << config.data_dir
-                << ", pipeline " << config.pipeline.name << ")" << std::endl;
+                << ", pipeline " << config.pipeline.name
+                << (worker.group.empty() ? std::string()
+                                         : ", worker " + worker.id + " of group " + worker.group)
+                << ")" << std::endl;
       pipeline->run_until_signal();
       const auto stats = pipeline->stats();
       spdlog::info("run: stopped ({} raw events, {} processed, {} dead letters)", stats.raw_records,

@@ -102,11 +102,20 @@ void stream_partition_key(const arrow::RecordBatch& batch, int64_t row,
 arrow::Result<std::optional<kafka::Properties>> kafka_streams_backend(
     const std::map<std::string, std::string>& session);
 
+/// Session keys `roadpulse run --worker --group NAME` sets on the pipeline's jobs: unbounded
+/// Kafka sources (kafka tables without 'scan.partition-assignment', stream tables on the Kafka
+/// backend) join the consumer group `<worker.group>.<job>.<table>`; exactly-once kafka sinks
+/// append `-<worker.id>` to their transactional-id prefix (docs/kafka.md).
+inline constexpr const char* kWorkerGroupKey = "worker.group";
+inline constexpr const char* kWorkerIdKey = "worker.id";
+
 /// A stream table as the Kafka backend sees it: the topic of the stream's name.
 struct KafkaStreamTable {
   std::string stream;
   bool create_if_missing = false;
-  int shards = 1;  // partitions of a topic created here
+  int shards = 1;                              // partitions of a topic created here
+  std::string table;                           // the catalog table, for the worker group's name
+  std::map<std::string, std::string> session;  // the job's session (worker mode)
 };
 
 arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(

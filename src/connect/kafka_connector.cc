@@ -61,7 +61,27 @@ struct KafkaSourceOptions {
   /// 'scan.partition-assignment' = 'group': the consumer group divides the partitions among the
   /// jobs subscribed with the same 'properties.group.id' (workers sharing a stream).
   bool group_assignment = false;
+  /// `roadpulse run --worker --group NAME` (session key 'worker.group'): the source joins the
+  /// consumer group `<NAME>.<job>.<table>`, so the same job in every worker of NAME shares the
+  /// partitions while different jobs (or tables) of one worker each read all of theirs.
+  std::string worker_group;
+  std::string table;
 };
+
+std::string session_value(const std::map<std::string, std::string>& session, const char* key) {
+  auto it = session.find(key);
+  return it == session.end() ? std::string() : it->second;
+}
+
+// Worker mode for an unbounded source whose table does not choose its assignment itself.
+void apply_worker_mode(KafkaSourceOptions& o, const std::map<std::string, std::string>& session,
+                       const std::string& table) {
+  const std::string group = session_value(session, kWorkerGroupKey);
+  if (group.empty() || o.bounded != BoundedMode::kUnbounded) return;
+  o.group_assignment = true;
+  o.worker_group = group;
+  o.table = table;
+}
 
 struct KafkaSinkOptions {
   std::string connector;
@@ -149,6 +169,12 @@ class KafkaSource final : public exec::Source {
     props["enable.auto.offset.store"] = "false";
     props["enable.partition.eof"] = "true";
     if (!props.count("client.id")) props["client.id"] = "roadpulse-" + name();
+    if (!options_.worker_group.empty()) {
+      props["group.id"] =
+          fmt::format("{}.{}.{}", options_.worker_group, context.job_name, options_.table);
+      // A partition the group never committed starts where 'scan.startup.mode' (or the stream
+      // table's 'scan.stream.initpos') says: start_offsets() resolves it before assignment.
+    }
     group_ = props.count("group.id") > 0;
     // librdkafka's consumer needs a group even for manual assignment; offsets are committed to
     // it only when the table names one.
@@ -1102,6 +1128,9 @@ ConnectorEntry make_kafka_entry() {
     OptionReader reader("kafka", options);
     read_common(reader);
     ARROW_ASSIGN_OR_RAISE(auto o, kafka_source_options(reader));
+    if (!options.count("scan.partition-assignment")) {
+      apply_worker_mode(o, spec.session, spec.table->name);
+    }
     // Sink and key options may sit on a table that is also written.
     reader.allow_prefix("sink.");
     reader.allow_prefix("key.");
@@ -1140,6 +1169,11 @@ ConnectorEntry make_kafka_entry() {
     }
     ARROW_ASSIGN_OR_RAISE(o.guarantee, parse_guarantee(reader));
     o.transactional_id_prefix = reader.get_or("sink.transactional-id-prefix", "");
+    // Workers sharing a job each need their own transactional ids, or they would fence each other.
+    if (const std::string worker = session_value(spec.session, kWorkerIdKey);
+        !worker.empty() && !o.transactional_id_prefix.empty()) {
+      o.transactional_id_prefix += "-" + worker;
+    }
     if (o.guarantee == Guarantee::kExactlyOnce && o.transactional_id_prefix.empty()) {
       return arrow::Status::Invalid(
           "option 'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'");
@@ -1256,6 +1290,7 @@ arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(
   o.bounded = bounded ? BoundedMode::kLatest : BoundedMode::kUnbounded;
   o.create_if_missing = table.create_if_missing;
   o.create_partitions = table.shards;
+  apply_worker_mode(o, table.session, table.table);
   return std::make_unique<KafkaSource>(std::move(o), std::move(decoder));
 }
 

@@ -478,9 +478,10 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
     ARROW_RETURN_NOT_OK(reader.check_unknown());
     ARROW_ASSIGN_OR_RAISE(auto kafka_backend, kafka_streams_backend(spec.session));
     if (kafka_backend) {
-      return make_kafka_stream_source(name, {table.stream, table.create_if_missing, table.shards},
-                                      start, endpos == "LATEST", std::move(decoder),
-                                      std::move(*kafka_backend));
+      return make_kafka_stream_source(
+          name,
+          {table.stream, table.create_if_missing, table.shards, spec.table->name, spec.session},
+          start, endpos == "LATEST", std::move(decoder), std::move(*kafka_backend));
     }
     ARROW_ASSIGN_OR_RAISE(auto log, context.log());
     return std::make_unique<StreamSource>(name, std::move(table), start, endpos == "LATEST",
@@ -507,9 +508,10 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
     }
     ARROW_ASSIGN_OR_RAISE(auto kafka_backend, kafka_streams_backend(spec.session));
     if (kafka_backend) {
-      return make_kafka_stream_sink(name, {table.stream, table.create_if_missing, table.shards},
-                                    std::move(key_columns), delimiter, std::move(encoder),
-                                    std::move(*kafka_backend));
+      return make_kafka_stream_sink(
+          name,
+          {table.stream, table.create_if_missing, table.shards, spec.table->name, spec.session},
+          std::move(key_columns), delimiter, std::move(encoder), std::move(*kafka_backend));
     }
     ARROW_ASSIGN_OR_RAISE(auto log, context.log());
     return std::make_unique<StreamSink>(name, std::move(table), std::move(key_columns), delimiter,

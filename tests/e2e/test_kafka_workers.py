@@ -82,3 +82,112 @@ def test_two_workers_share_partitions_and_survive_kill_9(roadpulse_bin, tmp_path
             if w.poll() is None:
                 w.send_signal(signal.SIGINT)
                 w.wait(timeout=60)
+
+
+def _wait_for(predicate, timeout, interval=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def _worker_config(tmp_path, kafka_bootstrap, name="workers.toml"):
+    config = tmp_path / name
+    config.write_text(
+        "[pipeline]\n"
+        "checkpoint_interval = \"500ms\"\n"
+        "[archive]\n"
+        "enabled = false\n"
+        "[streams]\n"
+        "backend = \"kafka\"\n"
+        "[streams.kafka]\n"
+        f"bootstrap_servers = \"{kafka_bootstrap}\"\n"
+        "[streams.kafka.properties]\n"
+        "\"session.timeout.ms\" = \"6000\"\n"
+        "\"heartbeat.interval.ms\" = \"500\"\n")
+    return config
+
+
+def _start_worker(roadpulse_bin, tmp_path, config, pipeline, group, k, extra=()):
+    from conftest import free_port
+    log = tmp_path / f"run{k}.log"
+    proc = subprocess.Popen(
+        [roadpulse_bin, "run", "--worker", "--group", group, "-c", str(config), "--pipeline",
+         str(pipeline), "--data-dir", str(tmp_path / f"worker{k}"), "--listen",
+         f"127.0.0.1:{free_port()}", *extra],
+        stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    return proc, log
+
+
+def test_run_worker_requires_kafka_streams_and_a_group(roadpulse_bin, tmp_path):
+    pipeline = tmp_path / "p.sql"
+    pipeline.write_text(
+        "CREATE TABLE i (`ID` STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '1');\n"
+        "CREATE TABLE o (`ID` STRING) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO o SELECT * FROM i;")
+    run = subprocess.run([roadpulse_bin, "run", "--worker", "--group", "g", "--pipeline",
+                          str(pipeline), "--data-dir", str(tmp_path / "d"), "--listen",
+                          "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert "backend = \"kafka\"" in run.stderr, run.stderr
+    run = subprocess.run([roadpulse_bin, "run", "--worker", "--pipeline", str(pipeline)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "--group" in run.stderr, run.stderr
+
+
+def test_run_workers_share_the_pipeline_and_survive_kill_9(roadpulse_bin, tmp_path,
+                                                           kafka_bootstrap):
+    """`roadpulse run --worker --group G` twice with streams on Kafka: the pipeline's stream
+    source joins the group, each worker reads 3 of the 6 partitions; after kill -9 of one the
+    other takes all 6 and the filter's output stream holds every expected event."""
+    in_topic, out_topic, group = unique("rw-in"), unique("rw-out"), unique("rw-group")
+    create_topic(kafka_bootstrap, in_topic, 6)
+    create_topic(kafka_bootstrap, out_topic, 6)
+    events = [{"ID": f"A-{i}", "Severity": i % 4 + 1, "City": f"C{i % 17}"} for i in range(3000)]
+    expected = sorted(e["ID"] for e in events if e["Severity"] > 2)
+    pipeline = tmp_path / "seed.sql"
+    pipeline.write_text(
+        f"CREATE TABLE i ({COLUMNS}) WITH ('connector' = 'stream', 'stream' = '{in_topic}', "
+        "'scan.stream.initpos' = 'TRIM_HORIZON', 'format' = 'json');\n"
+        f"CREATE TABLE o ({COLUMNS}) PARTITIONED BY (`ID`) WITH ('connector' = 'stream', "
+        f"'stream' = '{out_topic}', 'format' = 'json');\n"
+        "INSERT INTO o SELECT * FROM i WHERE Severity > 2;")
+    config = _worker_config(tmp_path, kafka_bootstrap)
+    workers = [_start_worker(roadpulse_bin, tmp_path, config, pipeline, group, k,
+                             ["--worker-id", f"w{k}"]) for k in range(2)]
+    logs = [log for _, log in workers]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
+
+    def feed(part):
+        for e in part:
+            producer.produce(in_topic, key=e["ID"], value=json.dumps(e))
+        producer.flush(10)
+
+    def out_ids():
+        return sorted({json.loads(m[3])["ID"] for m in consume_all(kafka_bootstrap, out_topic,
+                                                                   timeout=5)})
+    try:
+        assert _wait_for(lambda: all("the group assigned" in log.read_text() for log in logs),
+                         40), [log.read_text()[-2000:] for log in logs]
+        feed(events[:1500])
+        assert _wait_for(lambda: len(out_ids()) >= 300, 30)
+        workers[0][0].send_signal(signal.SIGKILL)
+        workers[0][0].wait(timeout=30)
+        feed(events[1500:])
+        seen = {}
+
+        def complete():
+            seen["ids"] = out_ids()
+            return seen["ids"] == expected
+        assert _wait_for(complete, 60, 0.5), \
+            (len(seen["ids"]), len(expected), logs[1].read_text()[-3000:])
+        log1 = logs[1].read_text()
+        assert log1.count("the group assigned") >= 2, log1[-3000:]
+        assert (tmp_path / "worker1" / "checkpoints" / "worker-w1").is_dir()
+    finally:
+        for proc, _ in workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=60)
