@@ -873,6 +873,7 @@ arrow::Result<std::unique_ptr<SortOperator>> SortOperator::make(const sql::Logic
   op->schema_ = node.schema.to_arrow();
   op->keys_ = node.sort_keys;
   op->limit_ = node.limit;
+  op->offset_ = node.offset;
   std::vector<std::string> keys;
   for (const auto& k : op->keys_) {
     if (k.column < 0 || k.column >= op->schema_->num_fields()) {
@@ -880,7 +881,8 @@ arrow::Result<std::unique_ptr<SortOperator>> SortOperator::make(const sql::Logic
     }
     keys.push_back(op->schema_->field(k.column)->name() + (k.descending ? " DESC" : " ASC"));
   }
-  op->name_ = fmt::format("Sort(orderBy=[{}]{})", fmt::join(keys, ", "),
+  op->name_ = fmt::format("Sort(orderBy=[{}]{}{})", fmt::join(keys, ", "),
+                          op->offset_ > 0 ? fmt::format(", offset=[{}]", op->offset_) : "",
                           op->limit_ ? fmt::format(", limit=[{}]", *op->limit_) : "");
   return op;
 }
@@ -891,7 +893,7 @@ arrow::Status SortOperator::process_batch(int, std::shared_ptr<arrow::RecordBatc
     return arrow::Status::NotImplemented(name_, ": sorting an updating result is not supported");
   }
   // LIMIT without ORDER BY: the first rows are enough.
-  if (keys_.empty() && limit_ && buffered_ >= *limit_) return arrow::Status::OK();
+  if (keys_.empty() && limit_ && buffered_ >= *limit_ + offset_) return arrow::Status::OK();
   buffered_ += batch->num_rows();
   rows_.push_back(arrow::RecordBatch::Make(schema_, batch->num_rows(), batch->columns()));
   return arrow::Status::OK();
@@ -913,12 +915,17 @@ arrow::Status SortOperator::close(bool end_of_data, Collector& out) {
     }
     ARROW_ASSIGN_OR_RAISE(auto indices, arrow::compute::SortIndices(
                                             arrow::Datum(all), arrow::compute::SortOptions(keys)));
-    if (limit_ && *limit_ < indices->length()) indices = indices->Slice(0, *limit_);
+    // OFFSET m then LIMIT n: rows m .. m+n-1 of the sorted input.
+    const int64_t first = std::min(offset_, indices->length());
+    indices = indices->Slice(
+        first, limit_ ? std::min(*limit_, indices->length() - first) : indices->length() - first);
     ARROW_ASSIGN_OR_RAISE(auto taken,
                           arrow::compute::Take(arrow::Datum(all), arrow::Datum(indices)));
     all = taken.record_batch();
-  } else if (limit_ && *limit_ < all->num_rows()) {
-    all = all->Slice(0, *limit_);
+  } else {
+    const int64_t first = std::min(offset_, all->num_rows());
+    all = all->Slice(first,
+                     limit_ ? std::min(*limit_, all->num_rows() - first) : all->num_rows() - first);
   }
   if (all->num_rows() == 0) return arrow::Status::OK();
   return out.emit(std::move(all));

@@ -190,6 +190,7 @@ class SortOperator final : public Operator {
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<sql::LogicalNode::SortKey> keys_;
   std::optional<int64_t> limit_;
+  int64_t offset_ = 0;
   std::vector<std::shared_ptr<arrow::RecordBatch>> rows_;
   int64_t buffered_ = 0;
 };

@@ -15,6 +15,7 @@
 #include "exec/aggregate_operators.h"
 #include "exec/checkpoint_coordinator.h"
 #include "exec/expression.h"
+#include "exec/join_operators.h"
 #include "exec/operators.h"
 #include "exec/watermark.h"
 
@@ -299,6 +300,8 @@ struct Job::Impl {
 
   static int count_leaves(const sql::LogicalNode& node) {
     if (node.inputs.empty()) return 1;
+    // A join's build side runs as a job of its own: only the probe side feeds the chain.
+    if (node.kind == sql::LogicalNodeKind::kJoin) return count_leaves(*node.inputs[0]);
     int n = 0;
     for (const auto& input : node.inputs) n += count_leaves(*input);
     return n;
@@ -316,6 +319,7 @@ struct Job::Impl {
       case sql::LogicalNodeKind::kWindowAggregate:
       case sql::LogicalNodeKind::kDeduplicate:
       case sql::LogicalNodeKind::kSort:
+      case sql::LogicalNodeKind::kRank:
         if (node.inputs.size() == 1 && count_leaves(*node.inputs[0]) != 1) {
           return arrow::Status::NotImplemented(
               sql::logical_node_kind_name(node.kind),
@@ -328,6 +332,15 @@ struct Job::Impl {
           return arrow::Status::Invalid(sql::logical_node_kind_name(node.kind),
                                         " node without exactly one input");
         }
+        above.push_back(&node);
+        auto st = collect(*node.inputs[0], above, sink, out);
+        above.pop_back();
+        return st;
+      }
+      case sql::LogicalNodeKind::kJoin: {
+        // The probe (left) side flows through the chain; the build side is planned by the
+        // HashJoinOperator's nested job.
+        if (node.inputs.size() != 2) return arrow::Status::Invalid("Join node without 2 inputs");
         above.push_back(&node);
         auto st = collect(*node.inputs[0], above, sink, out);
         above.pop_back();
@@ -452,6 +465,31 @@ struct Job::Impl {
           }
           ARROW_ASSIGN_OR_RAISE(auto op, SortOperator::make(*node));
           ops.push_back(std::move(op));
+        } else if (node->kind == sql::LogicalNodeKind::kJoin ||
+                   node->kind == sql::LogicalNodeKind::kRank) {
+          const char* what = node->kind == sql::LogicalNodeKind::kJoin
+                                 ? "JOIN"
+                                 : "ROW_NUMBER/RANK/DENSE_RANK OVER (...)";
+          if (!updating_by.empty()) {
+            return arrow::Status::NotImplemented(what, " over the updating result of ", updating_by,
+                                                 " is not supported");
+          }
+          if (!group->source->bounded()) {
+            return arrow::Status::NotImplemented(
+                what,
+                " needs bounded inputs (files, the lake, datagen with number-of-rows); "
+                "table '",
+                group->table ? group->table->name : "?",
+                "' is unbounded (stream joins and streaming rankings are not supported yet)");
+          }
+          if (node->kind == sql::LogicalNodeKind::kRank) {
+            ARROW_ASSIGN_OR_RAISE(auto op, RankOperator::make(*node));
+            ops.push_back(std::move(op));
+          } else {
+            ARROW_ASSIGN_OR_RAISE(auto build, build_side(*node->inputs[1], factory));
+            ARROW_ASSIGN_OR_RAISE(auto op, HashJoinOperator::make(*node, std::move(build)));
+            ops.push_back(std::move(op));
+          }
         } else if (node->kind == sql::LogicalNodeKind::kDeduplicate) {
           if (!updating_by.empty()) {
             return arrow::Status::NotImplemented("deduplication over the updating result of ",
@@ -479,6 +517,48 @@ struct Job::Impl {
       group->chains.push_back(std::make_unique<Chain>(std::move(ops)));
     }
     return arrow::Status::OK();
+  }
+
+  // A join's build side: a bounded query job of its own, planned now (so its errors come at
+  // planning) and run to its end when the join operator opens.
+  arrow::Result<BuildSide> build_side(const sql::LogicalNode& right, ConnectorFactory& factory) {
+    auto rows = std::make_shared<std::vector<std::shared_ptr<arrow::RecordBatch>>>();
+    JobOptions o = options;
+    o.name += "/build";
+    auto job = Job::make_query(right, factory, std::move(o),
+                               [rows](const std::shared_ptr<arrow::RecordBatch>& b) {
+                                 rows->push_back(b);
+                                 return arrow::Status::OK();
+                               });
+    if (!job.ok()) return job.status().WithMessage("JOIN build side: ", job.status().message());
+    if (!(*job)->bounded()) {
+      return arrow::Status::NotImplemented(
+          "JOIN needs bounded inputs; its right side reads an unbounded table (stream joins are "
+          "not supported yet)");
+    }
+    std::shared_ptr<Job> shared(std::move(*job));
+    auto schema = right.schema.to_arrow();
+    return BuildSide(
+        [shared, rows, schema]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+          ARROW_RETURN_NOT_OK(shared->run());
+          if (shared->summary().cancelled) {
+            return arrow::Status::Cancelled("JOIN build side stopped before its end");
+          }
+          for (const auto& b : *rows) {
+            if (has_row_kind(*b)) {
+              return arrow::Status::NotImplemented(
+                  "JOIN over an updating result (execution.runtime-mode 'streaming') is not "
+                  "supported");
+            }
+          }
+          std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+          for (const auto& b : *rows) {
+            batches.push_back(arrow::RecordBatch::Make(schema, b->num_rows(), b->columns()));
+          }
+          rows->clear();
+          if (batches.empty()) return arrow::RecordBatch::MakeEmpty(schema);
+          return arrow::ConcatenateRecordBatches(batches, arrow::default_memory_pool());
+        });
   }
 
   // Whether aggregations over this source emit only their final result at end of input

@@ -151,6 +151,7 @@ struct Query {
   std::vector<std::vector<ExprPtr>> values;  // VALUES (..), (..)
   std::vector<OrderItem> order_by;
   ExprPtr limit;
+  ExprPtr offset;  // OFFSET m [ROWS]
 };
 using QueryPtr = std::unique_ptr<Query>;
 

@@ -265,6 +265,7 @@ arrow::Result<std::unique_ptr<LogicalNode>> Binder::scan_of(
 }
 
 arrow::Result<Binder::Relation> Binder::bind_table_ref(const ast::TableRef& ref) {
+  if (ref.kind == ast::TableRefKind::kJoin) return bind_join(ref);
   Relation rel;
   std::string qualifier = ref.alias;
   switch (ref.kind) {
@@ -325,7 +326,7 @@ arrow::Result<Binder::Relation> Binder::bind_table_ref(const ast::TableRef& ref)
       return error(ref.pos, fmt::format("table function '{}' is not supported", f));
     }
     case ast::TableRefKind::kJoin:
-      return error(ref.pos, fmt::format("{} JOIN is not supported yet", ref.join_type));
+      break;  // bind_join
   }
   if (!ref.column_aliases.empty()) {
     if (ref.column_aliases.size() != rel.node->schema.size()) {
@@ -466,11 +467,31 @@ arrow::Result<Binder::Relation> Binder::bind_deduplicate_select(const ast::Selec
   return rel;
 }
 
-arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
-  for (size_t i = 0; i < s.items.size(); ++i) {
-    if (is_row_number(*s.items[i].expr)) return bind_deduplicate_select(s, i);
+// The deduplication form: ROW_NUMBER() aliased as the outer `WHERE rn = 1` filters, ordered
+// ascending by the event-time attribute. Other rankings are a Rank node (bounded inputs).
+bool Binder::is_deduplication(const ast::Select& s, size_t item, const std::string& alias) {
+  const ast::SelectItem& it = s.items[item];
+  if (alias.empty() || it.alias != alias || !s.from || s.distinct || !s.group_by.empty() ||
+      s.having || it.expr->over->order_by.size() != 1 || it.expr->over->order_by[0].descending) {
+    return false;
   }
+  auto rel = bind_table_ref(*s.from);
+  if (!rel.ok()) return true;  // let the deduplication binder report the error
+  auto order = bind_expr(*it.expr->over->order_by[0].expr, rel->scope);
+  return order.ok() && (*order)->kind == BoundExprKind::kColumnRef &&
+         (*order)->type.time_attribute == TimeAttribute::kRowtime;
+}
+
+arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
+  const std::string alias = std::move(dedup_alias_);
   dedup_alias_.clear();
+  for (size_t i = 0; i < s.items.size(); ++i) {
+    if (is_row_number(*s.items[i].expr) && is_deduplication(s, i, alias)) {
+      dedup_alias_ = alias;
+      return bind_deduplicate_select(s, i);
+    }
+  }
+  if (has_rank_call(s)) return bind_rank_select(s);
   // `... FROM (subquery) WHERE rn = 1`: the subquery may be a deduplication on `rn`.
   if (s.from && s.from->kind == ast::TableRefKind::kSubquery && s.where) {
     dedup_alias_ = row_number_filter_alias(*s.where);
@@ -603,7 +624,7 @@ arrow::Result<std::unique_ptr<LogicalNode>> Binder::bind_values(const ast::Query
 
 arrow::Result<std::unique_ptr<LogicalNode>> Binder::bind_query(const ast::Query& q) {
   ARROW_ASSIGN_OR_RAISE(auto node, bind_query_body(q));
-  if (q.order_by.empty() && !q.limit) return node;
+  if (q.order_by.empty() && !q.limit && !q.offset) return node;
   // ORDER BY output columns (names or 1-based positions) [LIMIT n]: a Sort node on top.
   auto sort = std::make_unique<LogicalNode>();
   sort->kind = LogicalNodeKind::kSort;
@@ -630,13 +651,19 @@ arrow::Result<std::unique_ptr<LogicalNode>> Binder::bind_query(const ast::Query&
     }
     sort->sort_keys.push_back({column, item.descending});
   }
-  if (q.limit) {
-    const ast::Expr& l = *q.limit;
+  auto count = [&](const ast::Expr& l, const char* what) -> arrow::Result<int64_t> {
     if (l.kind != ast::ExprKind::kLiteral || l.literal_kind != ast::LiteralKind::kInteger ||
         l.text.empty() || l.text.size() > 15 || l.text[0] == '-') {
-      return error(l.pos, "LIMIT takes a non-negative integer literal");
+      return error(l.pos, fmt::format("{} takes a non-negative integer literal", what));
     }
-    sort->limit = std::stoll(l.text);
+    return static_cast<int64_t>(std::stoll(l.text));
+  };
+  if (q.limit) {
+    ARROW_ASSIGN_OR_RAISE(auto n, count(*q.limit, "LIMIT"));
+    sort->limit = n;
+  }
+  if (q.offset) {
+    ARROW_ASSIGN_OR_RAISE(sort->offset, count(*q.offset, "OFFSET"));
   }
   sort->inputs.push_back(std::move(node));
   return sort;

@@ -61,6 +61,11 @@ class Binder {
   arrow::Result<Relation> bind_deduplicate_select(const ast::Select& select,
                                                   size_t row_number_item);
   arrow::Result<std::unique_ptr<LogicalNode>> bind_values(const ast::Query& query);
+  // Joins and ranking functions (join_binder.cc).
+  arrow::Result<Relation> bind_join(const ast::TableRef& ref);
+  static bool has_rank_call(const ast::Select& select);
+  bool is_deduplication(const ast::Select& select, size_t item, const std::string& alias);
+  arrow::Result<Relation> bind_rank_select(const ast::Select& select);
   /// A query without its ORDER BY / LIMIT (bind_query adds the Sort node).
   arrow::Result<std::unique_ptr<LogicalNode>> bind_query_body(const ast::Query& query);
   arrow::Result<std::unique_ptr<LogicalNode>> scan_of(std::shared_ptr<const CatalogTable> table);

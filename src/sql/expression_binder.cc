@@ -749,9 +749,9 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
                                     name));
   }
   if (e.over || name == "ROW_NUMBER") {
-    return error(e.pos, fmt::format("{}() OVER (...) is only supported for deduplication: SELECT "
-                                    "... FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key "
-                                    "ORDER BY rowtime) AS rn FROM t) WHERE rn = 1",
+    return error(e.pos, fmt::format("{}() OVER (...) is supported as a select-list item of its "
+                                    "own (ROW_NUMBER, RANK, DENSE_RANK): SELECT *, RANK() OVER "
+                                    "(PARTITION BY k ORDER BY x DESC) AS r FROM t",
                                     name));
   }
   if (kGroupWindowFunctions.contains(name)) {

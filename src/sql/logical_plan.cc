@@ -26,6 +26,10 @@ const char* logical_node_kind_name(LogicalNodeKind kind) {
       return "Deduplicate";
     case LogicalNodeKind::kSort:
       return "Sort";
+    case LogicalNodeKind::kJoin:
+      return "Join";
+    case LogicalNodeKind::kRank:
+      return "Rank";
   }
   return "?";
 }
@@ -93,6 +97,11 @@ std::unique_ptr<LogicalNode> LogicalNode::clone() const {
   n->order_column = order_column;
   n->sort_keys = sort_keys;
   n->limit = limit;
+  n->offset = offset;
+  n->join_type = join_type;
+  n->left_keys = left_keys;
+  n->right_keys = right_keys;
+  n->rank_functions = rank_functions;
   return n;
 }
 
@@ -240,8 +249,34 @@ std::string describe_node(const LogicalNode& n) {
         keys.push_back(n.schema[k.column].name + (k.descending ? " DESC" : " ASC"));
       }
       std::string out = fmt::format("Sort(orderBy=[{}]", fmt::join(keys, ", "));
+      if (n.offset > 0) out += fmt::format(", offset=[{}]", n.offset);
       if (n.limit) out += fmt::format(", limit=[{}]", *n.limit);
       return out + ")";
+    }
+    case LogicalNodeKind::kJoin: {
+      const Schema& l = n.inputs[0]->schema;
+      const Schema& r = n.inputs[1]->schema;
+      std::vector<std::string> keys;
+      for (size_t i = 0; i < n.left_keys.size(); ++i) {
+        keys.push_back(fmt::format("{} = {}", l[n.left_keys[i]].name, r[n.right_keys[i]].name));
+      }
+      std::string out =
+          fmt::format("HashJoin(joinType=[{}], where=[{}]", n.join_type, fmt::join(keys, " AND "));
+      if (n.predicate) out += fmt::format(", residual=[{}]", n.predicate->to_string());
+      return out + fmt::format(", build=[right], select=[{}])", names_of(n.schema));
+    }
+    case LogicalNodeKind::kRank: {
+      const Schema& in = n.inputs[0]->schema;
+      std::vector<std::string> parts, order, fns;
+      for (int k : n.group_keys) parts.push_back(in[k].name);
+      for (const auto& k : n.sort_keys) {
+        order.push_back(in[k.column].name + (k.descending ? " DESC" : " ASC"));
+      }
+      for (size_t i = 0; i < n.rank_functions.size(); ++i) {
+        fns.push_back(fmt::format("{}() AS {}", n.rank_functions[i], n.schema[in.size() + i].name));
+      }
+      return fmt::format("Rank(partitionBy=[{}], orderBy=[{}], select=[{}])",
+                         fmt::join(parts, ", "), fmt::join(order, ", "), fmt::join(fns, ", "));
     }
   }
   return "?";

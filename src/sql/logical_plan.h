@@ -44,6 +44,12 @@ enum class LogicalNodeKind : uint8_t {
                      // it (insert-only); output row = input row
   kSort,             // ORDER BY sort_keys [LIMIT limit] of a bounded input: the whole input,
                      // sorted, at its end; output row = input row
+  kJoin,             // INNER/LEFT hash equi-join of bounded inputs: inputs[0] is probed (streamed
+                     // in batches), inputs[1] is built (read whole first); output row = left row
+                     // ++ right row (right columns nullable for LEFT)
+  kRank,             // ROW_NUMBER/RANK/DENSE_RANK() OVER (PARTITION BY group_keys ORDER BY
+                     // sort_keys) of a bounded input, at its end; output row = input row ++ one
+                     // BIGINT NOT NULL per function in rank_functions
 };
 const char* logical_node_kind_name(LogicalNodeKind kind);
 
@@ -126,6 +132,16 @@ struct LogicalNode {
   };
   std::vector<SortKey> sort_keys;
   std::optional<int64_t> limit;
+  int64_t offset = 0;  // kSort: rows skipped before the LIMIT counts (OFFSET m)
+
+  // kJoin: "INNER" or "LEFT"; equi-join keys (left_keys[i] of inputs[0] = right_keys[i] of
+  // inputs[1], same Arrow type; NULL keys never match); `predicate` (over the output row, may be
+  // null) is the rest of the ON condition.
+  std::string join_type;
+  std::vector<int> left_keys, right_keys;
+
+  // kRank: "ROW_NUMBER", "RANK" or "DENSE_RANK" per appended column.
+  std::vector<std::string> rank_functions;
 
   /// kTableScan: the read row type (table->columns[read_columns[i]]).
   Schema read_schema() const;

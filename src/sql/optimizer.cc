@@ -38,6 +38,15 @@ BoundExprPtr substitute(const BoundExpr& e, const std::vector<BoundExprPtr>& exp
   return out;
 }
 
+void split_conjuncts(BoundExprPtr e, std::vector<BoundExprPtr>& out) {
+  if (e->kind == BoundExprKind::kCall && e->function == "AND" && e->args.size() == 2) {
+    split_conjuncts(std::move(e->args[0]), out);
+    split_conjuncts(std::move(e->args[1]), out);
+    return;
+  }
+  out.push_back(std::move(e));
+}
+
 NodePtr make_filter(BoundExprPtr pred, NodePtr child) {
   auto f = std::make_unique<LogicalNode>();
   f->kind = LogicalNodeKind::kFilter;
@@ -70,6 +79,38 @@ NodePtr push_filter(BoundExprPtr pred, NodePtr child) {
     case LogicalNodeKind::kUnion:
       for (auto& in : child->inputs) in = push_filter(pred->clone(), std::move(in));
       return child;
+    case LogicalNodeKind::kJoin: {
+      // Conjuncts over one side only go below the join (so the lake prunes by them); for a LEFT
+      // join only the left side's, as a right-side filter above must still see NULL rows.
+      const int nl = static_cast<int>(child->inputs[0]->schema.size());
+      std::vector<BoundExprPtr> conjuncts, left, right, above;
+      split_conjuncts(std::move(pred), conjuncts);
+      for (auto& c : conjuncts) {
+        std::vector<int> used;
+        c->collect_columns(used);
+        const bool deterministic = is_deterministic(*c);
+        const bool all_left = std::all_of(used.begin(), used.end(), [&](int i) { return i < nl; });
+        const bool all_right =
+            std::all_of(used.begin(), used.end(), [&](int i) { return i >= nl; });
+        if (deterministic && !used.empty() && all_left) {
+          left.push_back(std::move(c));
+        } else if (deterministic && !used.empty() && all_right && child->join_type == "INNER") {
+          std::vector<int> shift(child->schema.size(), -1);
+          for (size_t i = nl; i < shift.size(); ++i) shift[i] = static_cast<int>(i) - nl;
+          c->remap_columns(shift);
+          right.push_back(std::move(c));
+        } else {
+          above.push_back(std::move(c));
+        }
+      }
+      BoundExprPtr l, r, a;
+      for (auto& c : left) l = conjunction(std::move(l), std::move(c));
+      for (auto& c : right) r = conjunction(std::move(r), std::move(c));
+      for (auto& c : above) a = conjunction(std::move(a), std::move(c));
+      if (l) child->inputs[0] = push_filter(std::move(l), std::move(child->inputs[0]));
+      if (r) child->inputs[1] = push_filter(std::move(r), std::move(child->inputs[1]));
+      return a ? make_filter(std::move(a), std::move(child)) : std::move(child);
+    }
     default:
       return make_filter(std::move(pred), std::move(child));
   }
@@ -128,6 +169,50 @@ std::vector<int> prune(LogicalNode& node, const std::vector<bool>& required) {
         for (int& c : node.window->partition_keys) c = m[c];
       }
       return identity;
+    }
+    case LogicalNodeKind::kJoin: {
+      // Each side keeps what is required above, its keys and what the residual reads.
+      const size_t nl = node.inputs[0]->schema.size();
+      std::vector<bool> need = required;
+      if (node.predicate) mark(*node.predicate, need);
+      std::vector<bool> need_left(need.begin(), need.begin() + nl);
+      std::vector<bool> need_right(need.begin() + nl, need.end());
+      for (int k : node.left_keys) need_left[k] = true;
+      for (int k : node.right_keys) need_right[k] = true;
+      auto ml = prune(*node.inputs[0], need_left);
+      auto mr = prune(*node.inputs[1], need_right);
+      const int nl2 = static_cast<int>(node.inputs[0]->schema.size());
+      std::vector<int> mapping(n, -1);
+      Schema schema;
+      for (size_t i = 0; i < n; ++i) {
+        const int m = i < nl ? ml[i] : (mr[i - nl] >= 0 ? mr[i - nl] + nl2 : -1);
+        mapping[i] = m;
+        if (m >= 0) schema.fields.push_back(node.schema[i]);
+      }
+      for (int& k : node.left_keys) k = ml[k];
+      for (int& k : node.right_keys) k = mr[k];
+      if (node.predicate) node.predicate->remap_columns(mapping);
+      node.schema = std::move(schema);
+      return mapping;
+    }
+    case LogicalNodeKind::kRank: {
+      // Whole input rows pass through; the input keeps what is required and the window keys.
+      const size_t nin = node.inputs[0]->schema.size();
+      std::vector<bool> need(required.begin(), required.begin() + nin);
+      for (int k : node.group_keys) need[k] = true;
+      for (const auto& k : node.sort_keys) need[k.column] = true;
+      auto m = prune(*node.inputs[0], need);
+      const int nin2 = static_cast<int>(node.inputs[0]->schema.size());
+      std::vector<int> mapping(n, -1);
+      Schema schema;
+      for (size_t i = 0; i < n; ++i) {
+        mapping[i] = i < nin ? m[i] : nin2 + static_cast<int>(i - nin);
+        if (mapping[i] >= 0) schema.fields.push_back(node.schema[i]);
+      }
+      for (int& k : node.group_keys) k = m[k];
+      for (auto& k : node.sort_keys) k.column = m[k.column];
+      node.schema = std::move(schema);
+      return mapping;
     }
     case LogicalNodeKind::kFilter: {
       std::vector<bool> need = required;

@@ -675,8 +675,19 @@ class Parser {
         left->order_by.push_back(std::move(item));
       } while (accept_symbol(","));
     }
+    // LIMIT n [OFFSET m], or the standard OFFSET m ROWS FETCH {FIRST|NEXT} n ROWS ONLY.
     if (accept_keyword("LIMIT")) {
       ARROW_ASSIGN_OR_RAISE(left->limit, expr());
+    }
+    if (accept_keyword("OFFSET")) {
+      ARROW_ASSIGN_OR_RAISE(left->offset, expr());
+      if (!accept_keyword("ROWS")) accept_keyword("ROW");
+    }
+    if (!left->limit && accept_keyword("FETCH")) {
+      if (!accept_keyword("FIRST")) ARROW_RETURN_NOT_OK(expect_keyword("NEXT"));
+      ARROW_ASSIGN_OR_RAISE(left->limit, expr());
+      if (!accept_keyword("ROWS")) ARROW_RETURN_NOT_OK(expect_keyword("ROW"));
+      ARROW_RETURN_NOT_OK(expect_keyword("ONLY"));
     }
     return left;
   }

@@ -205,8 +205,10 @@ TEST_F(PlannerTest, UnsupportedFeaturesSaySoWithPosition) {
   EXPECT_THAT(plan_error("SELECT * FROM (SELECT * FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), "
                          "INTERVAL '1' MINUTE))) x"),
               HasSubstr("line 1:30: a window table-valued function must be aggregated"));
-  EXPECT_THAT(plan_error("SELECT * FROM src a JOIN src b ON a.id = b.id"),
-              HasSubstr("INNER JOIN is not supported yet"));
+  EXPECT_THAT(plan_error("SELECT * FROM src a FULL JOIN src b ON a.id = b.id"),
+              HasSubstr("FULL JOIN is not supported yet"));
+  EXPECT_THAT(plan_error("SELECT * FROM src a JOIN src b ON a.sev > b.sev"),
+              HasSubstr("a JOIN needs at least one equality"));
   EXPECT_THAT(plan_error("SELECT id FROM src ORDER BY UPPER(id)"),
               HasSubstr("ORDER BY takes columns of the select list"));
   EXPECT_THAT(plan_error("SELECT id FROM src ORDER BY 2"),
@@ -252,6 +254,54 @@ TEST(SeedJobTest, PlansUnchanged) {
             "+- TableScan(table=[us_accidents_stream], read=[ID, Severity, City, County, "
             "Txn_Timestamp], watermark=[Txn_Timestamp, (Txn_Timestamp - INTERVAL '5' SECOND)], "
             "filter=[(Severity > 3)])\n");
+}
+
+TEST_F(PlannerTest, JoinPushesOneSidedFiltersAndPrunesBothSides) {
+  ASSERT_OK(session_
+                .execute("CREATE TABLE dim (code STRING, name STRING, region STRING) WITH "
+                         "('connector' = 'filesystem', 'path' = '/tmp/x', 'format' = 'csv')")
+                .status());
+  EXPECT_EQ(explain("SELECT a.id, d.name FROM src a JOIN dim d ON a.state = d.code "
+                    "WHERE a.sev = 4 AND d.region = 'South' AND a.city <> d.name"),
+            "== Optimized Logical Plan ==\n"
+            "Project(select=[id, name])\n"
+            "+- Filter(condition=[(city <> name)])\n"
+            "   +- HashJoin(joinType=[INNER], where=[state = code], build=[right], "
+            "select=[id, sev, city, state, ts, code, name, region])\n"
+            "      :- TableScan(table=[src], read=[id, sev, city, state, ts], watermark=[ts, (ts "
+            "- INTERVAL '5' SECOND)], filter=[(sev = 4)])\n"
+            "      +- TableScan(table=[dim], read=[code, name, region], "
+            "filter=[(region = 'South')])\n");
+  // LEFT JOIN: a filter on the right side stays above the join (it sees the NULL rows).
+  EXPECT_EQ(explain("SELECT a.id FROM src a LEFT JOIN dim d ON a.state = d.code AND "
+                    "d.region = 'South' WHERE d.name IS NULL"),
+            "== Optimized Logical Plan ==\n"
+            "Project(select=[id])\n"
+            "+- Filter(condition=[(name IS NULL)])\n"
+            "   +- HashJoin(joinType=[LEFT], where=[state = code], residual=[(region = "
+            "'South')], build=[right], select=[id, state, ts, code, name, region])\n"
+            "      :- TableScan(table=[src], read=[id, state, ts], watermark=[ts, (ts - INTERVAL "
+            "'5' SECOND)])\n"
+            "      +- TableScan(table=[dim], read=[code, name, region])\n");
+}
+
+TEST_F(PlannerTest, RankKeepsWindowKeysAndTopNFilterStaysAbove) {
+  EXPECT_EQ(explain("SELECT id, r FROM (SELECT id, RANK() OVER (PARTITION BY state ORDER BY sev "
+                    "DESC) AS r FROM src) WHERE r <= 3"),
+            "== Optimized Logical Plan ==\n"
+            "Project(select=[id, r])\n"
+            "+- Filter(condition=[(r <= 3)])\n"
+            "   +- Rank(partitionBy=[state], orderBy=[sev DESC], select=[RANK() AS r])\n"
+            "      +- TableScan(table=[src], read=[id, sev, state, ts], watermark=[ts, (ts - "
+            "INTERVAL '5' SECOND)])\n");
+  // The deduplication form (ROW_NUMBER by the rowtime, rn = 1) stays a Deduplicate.
+  EXPECT_THAT(explain("SELECT id FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY ts) "
+                      "AS rn FROM src) WHERE rn = 1"),
+              HasSubstr("Deduplicate(keep=[FirstRow], key=[id], order=[ts])"));
+  EXPECT_THAT(explain("SELECT id FROM src ORDER BY id LIMIT 5 OFFSET 10"),
+              HasSubstr("Sort(orderBy=[id ASC], offset=[10], limit=[5])"));
+  EXPECT_THAT(explain("SELECT id FROM src ORDER BY id OFFSET 10 ROWS FETCH FIRST 5 ROWS ONLY"),
+              HasSubstr("Sort(orderBy=[id ASC], offset=[10], limit=[5])"));
 }
 
 }  // namespace
