@@ -12,4 +12,8 @@ namespace roadpulse {
 /// hand over UTF-8).
 void append_json_string(std::string_view s, std::string& out);
 
+/// Appends the JSON escape of one byte that cannot stand in a string literal as it is (`"`, `\`
+/// or a control character): the short forms \" \\ \n \r \t \b \f, else \u00XX.
+void append_json_escape(unsigned char c, std::string& out);
+
 }  // namespace roadpulse

@@ -7,6 +7,8 @@
 
 #include <simdjson.h>
 
+#include "common/json_text.h"
+
 namespace roadpulse::record {
 
 namespace {
@@ -85,34 +87,7 @@ bool append_json_string(std::string_view text, std::string& out) {
       ++p;
       continue;
     }
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(esc, 6);
-      }
-    }
+    roadpulse::append_json_escape(c, out);
     ++p;
   }
   out.push_back('"');

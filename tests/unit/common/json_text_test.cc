@@ -17,6 +17,7 @@ TEST(JsonTextTest, EscapesWhatJsonRequiresAndPassesUtf8Through) {
   EXPECT_EQ(quoted("say \"hi\"\\"), R"("say \"hi\"\\")");
   EXPECT_EQ(quoted("a\nb\rc\td"), R"("a\nb\rc\td")");
   EXPECT_EQ(quoted(std::string_view("\x01\x1f", 2)), R"("\u0001\u001f")");
+  EXPECT_EQ(quoted("\b\f"), R"("\b\f")");  // short forms, as the record encoder writes them
   EXPECT_EQ(quoted("Caf\xc3\xa9 \xc2\xa0"), "\"Caf\xc3\xa9 \xc2\xa0\"");
 }
 
