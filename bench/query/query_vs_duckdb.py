@@ -1,6 +1,8 @@
 """Batch query times: POST /api/query of a running `roadpulse serve` against DuckDB (in process)
-on the same Parquet files, same machine, same run. Prints one line per query with both medians
-and the ratio (roadpulse / DuckDB; the target is <= 2). Usage: query_vs_duckdb.py BUILD_DIR [ROWS]"""
+on the same Parquet files, same machine, same run: a few scans, then the analytical query set of
+tests/e2e/lake_query_set.py (whose results the e2e test checks are identical; checked here too).
+Prints one line per query with both medians and the ratio (roadpulse / DuckDB; the target is
+<= 2). Usage: query_vs_duckdb.py BUILD_DIR [ROWS]"""
 import json
 import os
 import pathlib
@@ -17,22 +19,23 @@ import duckdb
 
 ROADPULSE = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "build/release") / "roadpulse"
 ROWS = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
-COLS = ("`ID` STRING, `Severity` BIGINT, `Start_Time` TIMESTAMP(3), `End_Time` TIMESTAMP(3), "
-        "`Start_Lat` DOUBLE, `Start_Lng` DOUBLE, `End_Lat` DOUBLE, `End_Lng` DOUBLE, "
-        "`Distance(mi)` DOUBLE, `Description` STRING, `Number` STRING, `Street` STRING, "
-        "`Side` STRING, `City` STRING, `County` STRING, `State` STRING")
-KEEP = "`ID`, `Severity`, `Start_Time`, `Distance(mi)`, `City`, `County`, `State`"
-QUERIES = [
-    "SELECT ID, City FROM us_accidents WHERE Severity = 4",
-    "SELECT ID, State FROM us_accidents WHERE event_date = '2016-03-01'",
-    "SELECT ID FROM us_accidents WHERE Start_Time < TIMESTAMP '2016-02-10 00:00:00'",
-    "SELECT ID, UPPER(City) AS c FROM us_accidents WHERE State IN ('CA', 'TX') AND "
-    "`Distance(mi)` > 3",
-    # GROUP BY (runs once the engine has aggregation; skipped before)
-    "SELECT State, COUNT(*) AS n FROM us_accidents GROUP BY State",
-    "SELECT Severity, COUNT(*) AS n, AVG(`Distance(mi)`) AS d FROM us_accidents GROUP BY Severity",
-    "SELECT State, COUNT(DISTINCT City) AS c FROM us_accidents GROUP BY State",
-    "SELECT City, COUNT(*) AS n FROM us_accidents WHERE event_date = '2016-03-01' GROUP BY City",
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+import lake_query_set as qs  # noqa: E402  (the query set the e2e test checks for equal results)
+
+# Scans and filters (pruning); the analytical set follows from lake_query_set.QUERIES.
+SCANS = [
+    ("scan_severity_4", "SELECT ID, City FROM us_accidents WHERE Severity = 4", None, False),
+    ("scan_one_partition",
+     "SELECT ID, State FROM us_accidents WHERE event_date = '2016-03-01'", None, False),
+    ("scan_time_range",
+     "SELECT ID FROM us_accidents WHERE Start_Time < TIMESTAMP '2016-02-10 00:00:00'", None,
+     False),
+    ("scan_in_list_upper",
+     "SELECT ID, UPPER(City) AS c FROM us_accidents WHERE State IN ('CA', 'TX') AND "
+     "`Distance(mi)` > 3", None, False),
+    ("count_distinct_city", "SELECT State, COUNT(DISTINCT City) AS c FROM us_accidents "
+     "GROUP BY State", None, False),
 ]
 
 
@@ -47,21 +50,8 @@ def median_ms(fn, n=5):
 
 def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="query_vs_duckdb_"))
-    data = tmp / "data"
-    csv = tmp / "acc.csv"
-    subprocess.run([ROADPULSE, "generate", "--rows", str(ROWS), "--format", "dec21", "-o", csv],
-                   check=True, capture_output=True)
-    table = data / "lake" / "curated" / "us_accidents"
-    (tmp / "job.sql").write_text(
-        f"CREATE TABLE acc ({COLS}) WITH ('connector'='filesystem', 'path'='{csv}', "
-        f"'format'='csv', 'csv.ignore-first-line'='true');\n"
-        f"CREATE TABLE cur (`ID` STRING, `Severity` BIGINT, `Start_Time` TIMESTAMP(3), "
-        f"`Distance(mi)` DOUBLE, `City` STRING, `County` STRING, `State` STRING, "
-        f"`event_date` STRING) PARTITIONED BY (`event_date`) WITH ('connector'='filesystem', "
-        f"'path'='{table}', 'format'='parquet');\n"
-        f"INSERT INTO cur SELECT {KEEP}, DATE_FORMAT(`Start_Time`, 'yyyy-MM-dd') FROM acc;\n")
-    subprocess.run([ROADPULSE, "sql", "-f", tmp / "job.sql", "--data-dir", data], check=True,
-                   capture_output=True)
+    lake = qs.build_lake(ROADPULSE, tmp, ROWS, seed=7)
+    data, table = lake["data_dir"], lake["table"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -70,12 +60,15 @@ def main():
                               stderr=subprocess.DEVNULL)
     server.stdout.readline()  # "listening on ..."
     con = duckdb.connect()
-    con.sql(f"CREATE VIEW us_accidents AS SELECT * FROM read_parquet('{table}/**/*.parquet', "
-            "hive_partitioning = true, hive_types = {'event_date': VARCHAR})")
+    qs.duckdb_views(con, lake)
+    ratios = []
     try:
-        print(f"{ROWS} rows, {sum(1 for _ in table.glob('*/*.parquet'))} files")
-        for q in QUERIES:
-            body = json.dumps({"sql": q, "limit": 10_000_000}).encode()
+        print(f"{ROWS} rows, {sum(1 for _ in table.glob('*/*.parquet'))} files, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        for query in SCANS + qs.QUERIES:
+            name, q = query[0], query[1]
+            body = json.dumps({"sql": q, "limit": 10_000}).encode()
+            duck = qs.duckdb_sql(query)
 
             def ours():
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/api/query", data=body,
@@ -84,18 +77,24 @@ def main():
                     return json.loads(r.read())
 
             def theirs():
-                return con.sql(q.replace("`", '"')).fetchall()
+                return con.sql(duck).fetchall()
 
             try:
-                n_ours = len(ours()["rows"])
+                got = ours()
             except urllib.error.HTTPError as e:
-                print(f"  skipped ({json.loads(e.read())['error']}): {q}")
+                print(f"  skipped ({json.loads(e.read())['error']}): {name}")
                 continue
-            n_theirs = len(theirs())
-            assert n_ours == n_theirs, (q, n_ours, n_theirs)
+            want = theirs()
+            if not got["truncated"]:
+                assert qs.same_result([tuple(r) for r in got["rows"]], want, query[3]), name
+            else:
+                assert len(got["rows"]) <= len(want), name
             a, b = median_ms(ours), median_ms(theirs)
+            ratios.append(a / b)
             print(f"{a:8.1f} ms roadpulse {b:8.1f} ms duckdb  ratio {a / b:5.2f}  "
-                  f"rows {n_ours:7d}  {q}")
+                  f"rows {len(got['rows']):6d}  {name}")
+        print(f"geometric mean ratio {statistics.geometric_mean(ratios):.2f} over {len(ratios)} "
+              f"queries; load average {os.getloadavg()[0]:.1f}")
     finally:
         server.terminate()
         server.wait()
