@@ -1,16 +1,23 @@
 // The seed job's work per event (JSON in, filter Severity > 3, 5-field JSON out), measured on real
-// accident rows (Dec21 sample, typed JSON like `roadpulse simulate` emits, ~1.2 KB per event),
-// single thread, with peers in the same run:
+// accident rows (Dec21 sample, typed JSON like `roadpulse simulate` emits, ~1.25 KB per event),
+// single thread unless said, each next to its baseline in the same run:
+//   BM_MemcpyRecords           baseline: copying each record's bytes once (the floor of any pass)
 //   BM_SimdjsonExtract5Fields  baseline: simdjson on-demand pulling the 5 fields out of each record
-//   BM_SeedOperators           our decoder (Arrow batch) + filter + JSON encoder, 4096-event
-//   batches BM_SeedJobOnLog            the whole job: `roadpulse sql`'s engine reading a log stream
-//   and
-//                              appending the results to another (durability none, one core)
-// items_per_second is events/s per core.
+//   BM_SeedDecode              our decoder alone (records -> 5-column Arrow batches of 4096)
+//   BM_FilterProject           Severity > 3 + the 5-column projection on decoded 48-column batches
+//   BM_SeedOperators           decoder + filter + JSON encoder, 4096-event batches
+//   BM_SeedJobOnLog            the whole job: `roadpulse sql`'s engine reading a pre-filled log
+//                              stream of 1 M events (4 shards) and appending the results to another
+//                              (durability none); events per CPU-second of the process
+// items_per_second is events/s per core. The JSON decode share of the job is BM_SeedDecode's time
+// over BM_SeedOperators'. Data: $ROADPULSE_SHARED_DIR (else ../shared next to the checkout).
 
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -73,8 +80,17 @@ std::string json_string(const std::string& s) {
 const std::vector<std::string>& events(size_t count = 100000) {
   static std::vector<std::string> out;
   if (!out.empty()) return out;
-  std::ifstream in(std::string(ROADPULSE_SOURCE_DIR) +
-                   "/../shared/data/us_accidents_dec21_head.csv");
+  // ROADPULSE_SHARED_DIR (as the tests read it) or ../shared next to the checkout.
+  const char* shared = std::getenv("ROADPULSE_SHARED_DIR");
+  const std::string dir =
+      shared != nullptr ? std::string(shared) : std::string(ROADPULSE_SOURCE_DIR) + "/../shared";
+  std::ifstream in(dir + "/data/us_accidents_dec21_head.csv");
+  if (!in) {
+    std::fprintf(stderr,
+                 "cannot open %s/data/us_accidents_dec21_head.csv (set ROADPULSE_SHARED_DIR)\n",
+                 dir.c_str());
+    std::exit(2);
+  }
   std::string line;
   std::getline(in, line);
   auto split = [](const std::string& l) {
@@ -172,29 +188,106 @@ void BM_SimdjsonExtract5Fields(benchmark::State& state) {
 }
 BENCHMARK(BM_SimdjsonExtract5Fields)->Unit(benchmark::kMillisecond);
 
-void BM_SeedOperators(benchmark::State& state) {
+void BM_MemcpyRecords(benchmark::State& state) {
   const auto& ev = events();
-  sql::Session session;
-  if (!session.execute_script(kSeedDdl).ok()) {
-    state.SkipWithError("seed DDL failed");
-    return;
+  std::string buffer(4096, '\0');
+  for (auto _ : state) {
+    for (const auto& e : ev) {
+      if (buffer.size() < e.size()) buffer.resize(e.size());
+      std::memcpy(buffer.data(), e.data(), e.size());
+      benchmark::ClobberMemory();
+    }
   }
-  auto table = session.catalog().table("us_accidents_stream");
-  auto full = table->physical_schema().to_arrow();
+  state.SetItemsProcessed(state.iterations() * int64_t(ev.size()));
+  state.SetBytesProcessed(state.iterations() * total_bytes(ev));
+}
+BENCHMARK(BM_MemcpyRecords)->Unit(benchmark::kMillisecond);
+
+// The seed table's schema and the indices of the 5 columns the job reads.
+struct SeedTable {
+  std::shared_ptr<arrow::Schema> full;
   std::vector<int> projection;
+};
+
+arrow::Result<SeedTable> seed_table() {
+  sql::Session session;
+  ARROW_RETURN_NOT_OK(session.execute_script(kSeedDdl).status());
+  auto table = session.catalog().table("us_accidents_stream");
+  SeedTable out;
+  out.full = table->physical_schema().to_arrow();
   for (const char* name : {"ID", "Severity", "City", "County", "Txn_Timestamp"}) {
-    projection.push_back(full->GetFieldIndex(name));
+    out.projection.push_back(out.full->GetFieldIndex(name));
   }
-  exec::JsonFormatOptions options;
-  auto decoder = exec::JsonDecoder::make(full, projection, options).ValueOrDie();
-  auto encoder = exec::JsonEncoder::make(decoder->output_schema(), options).ValueOrDie();
+  return out;
+}
+
+// Severity > 3 on a batch whose column `severity` is the BIGINT Severity.
+std::unique_ptr<exec::CompiledExpr> severity_filter(int severity) {
   auto predicate = sql::BoundExpr::call(">", sql::SqlType::boolean(), {});
-  predicate->args.push_back(sql::BoundExpr::column(1, "Severity", sql::SqlType::bigint()));
+  predicate->args.push_back(sql::BoundExpr::column(severity, "Severity", sql::SqlType::bigint()));
   predicate->args.push_back(sql::BoundExpr::make_literal(std::make_shared<arrow::Int64Scalar>(3),
                                                          sql::SqlType::bigint()));
-  auto filter = exec::CompiledExpr::compile(*predicate).ValueOrDie();
+  return exec::CompiledExpr::compile(*predicate).ValueOrDie();
+}
+
+constexpr size_t kBatch = 4096;
+
+void BM_SeedDecode(benchmark::State& state) {
+  const auto& ev = events();
+  auto table = seed_table().ValueOrDie();
+  auto decoder = exec::JsonDecoder::make(table.full, table.projection, {}).ValueOrDie();
   std::vector<std::string_view> views(ev.begin(), ev.end());
-  constexpr size_t kBatch = 4096;
+  int64_t rows = 0;
+  for (auto _ : state) {
+    for (size_t i = 0; i < views.size(); i += kBatch) {
+      const size_t n = std::min(kBatch, views.size() - i);
+      auto decoded = decoder->decode(std::span(views.data() + i, n)).ValueOrDie();
+      rows += decoded.batch->num_rows();
+    }
+  }
+  if (rows != state.iterations() * int64_t(ev.size())) state.SkipWithError("rows lost");
+  state.SetItemsProcessed(state.iterations() * int64_t(ev.size()));
+  state.SetBytesProcessed(state.iterations() * total_bytes(ev));
+}
+BENCHMARK(BM_SeedDecode)->Unit(benchmark::kMillisecond);
+
+// Plain filter + projection on Arrow batches (all 48 columns decoded beforehand, outside the
+// timing): what the operators cost once the data is columnar.
+void BM_FilterProject(benchmark::State& state) {
+  const auto& ev = events();
+  auto table = seed_table().ValueOrDie();
+  std::vector<int> all(size_t(table.full->num_fields()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = int(i);
+  auto decoder = exec::JsonDecoder::make(table.full, all, {}).ValueOrDie();
+  std::vector<std::string_view> views(ev.begin(), ev.end());
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  for (size_t i = 0; i < views.size(); i += kBatch) {
+    const size_t n = std::min(kBatch, views.size() - i);
+    batches.push_back(decoder->decode(std::span(views.data() + i, n)).ValueOrDie().batch);
+  }
+  auto filter = severity_filter(table.full->GetFieldIndex("Severity"));
+  int64_t kept_rows = 0;
+  for (auto _ : state) {
+    for (const auto& batch : batches) {
+      auto kept = exec::filter_batch(batch, *filter).ValueOrDie();
+      auto projected = kept->SelectColumns(table.projection).ValueOrDie();
+      kept_rows += projected->num_rows();
+      benchmark::DoNotOptimize(projected.get());
+    }
+  }
+  state.counters["severe"] = double(kept_rows) / double(state.iterations());
+  state.SetItemsProcessed(state.iterations() * int64_t(ev.size()));
+}
+BENCHMARK(BM_FilterProject)->Unit(benchmark::kMillisecond);
+
+void BM_SeedOperators(benchmark::State& state) {
+  const auto& ev = events();
+  auto table = seed_table().ValueOrDie();
+  exec::JsonFormatOptions options;
+  auto decoder = exec::JsonDecoder::make(table.full, table.projection, options).ValueOrDie();
+  auto encoder = exec::JsonEncoder::make(decoder->output_schema(), options).ValueOrDie();
+  auto filter = severity_filter(1);
+  std::vector<std::string_view> views(ev.begin(), ev.end());
   std::string out;
   int64_t emitted = 0;
   for (auto _ : state) {
@@ -227,14 +320,28 @@ void BM_SeedJobOnLog(benchmark::State& state) {
   auto context = std::make_shared<connect::ConnectContext>(options);
   auto registry = std::make_unique<connect::ConnectorRegistry>(context);
   auto log = context->log().ValueOrDie();
-  (void)log->create_stream("raw", 1);
+  (void)log->create_stream("raw", 4);
   (void)log->create_stream("results", 1);
+  // 1 M events: the 100k records ten times over, each pass with its own IDs ("B<pass>-<n>").
+  constexpr int kPasses = 10;
+  const std::string prefix = "{\"ID\":\"B-";
+  std::vector<std::string> bodies(500);
+  std::vector<std::string> keys(500);
   std::vector<log::AppendRecord> records;
-  for (const auto& e : ev) records.push_back({"k", e, std::nullopt});
-  for (size_t i = 0; i < records.size(); i += 500) {
-    const size_t n = std::min<size_t>(500, records.size() - i);
-    (void)log->append("raw", std::span(records.data() + i, n));
+  for (int pass = 0; pass < kPasses; ++pass) {
+    for (size_t i = 0; i < ev.size(); i += 500) {
+      const size_t n = std::min<size_t>(500, ev.size() - i);
+      records.clear();
+      for (size_t j = 0; j < n; ++j) {
+        const std::string& e = ev[i + j];
+        bodies[j] = "{\"ID\":\"B" + std::to_string(pass) + "-" + e.substr(prefix.size());
+        keys[j] = std::to_string((i + j) % 16);
+        records.push_back({keys[j], bodies[j], std::nullopt});
+      }
+      (void)log->append("raw", records);
+    }
   }
+  const int64_t total_events = int64_t(ev.size()) * kPasses;
   sql::Session session;
   (void)session.execute_script(kSeedDdl);
   double cpu_seconds = 0;
@@ -250,9 +357,9 @@ void BM_SeedJobOnLog(benchmark::State& state) {
   // The job runs on its own thread: events per CPU-second of the whole process is the per-core
   // figure (wall time on a shared machine says more about the neighbours).
   state.counters["events_per_cpu_second"] =
-      double(state.iterations()) * double(ev.size()) / cpu_seconds;
-  state.SetItemsProcessed(state.iterations() * int64_t(ev.size()));
-  state.SetBytesProcessed(state.iterations() * total_bytes(ev));
+      double(state.iterations()) * double(total_events) / cpu_seconds;
+  state.SetItemsProcessed(state.iterations() * total_events);
+  state.SetBytesProcessed(state.iterations() * total_bytes(ev) * kPasses);
   log.reset();
   registry.reset();
   context.reset();

@@ -34,6 +34,9 @@ struct JsonFormatOptions {
   /// json.timestamp-format.standard: how TIMESTAMP values are written ('T' or ' ').
   TimestampStandard timestamp_standard = TimestampStandard::kIso8601;
   /// json.encode.decimal-as-plain-number and similar are not needed: numbers are written plainly.
+  /// Not a table option: false decodes every record with simdjson on-demand alone, skipping the
+  /// flat-object fast path (tests compare the two).
+  bool structural_fast_path = true;
 };
 
 /// Reads the `json.*` options of a table's WITH clause ("json.ignore-parse-errors" = "true", ...).
