@@ -8,6 +8,9 @@
 // once every event of the batch is delivered (as the target defines delivery: written to the
 // pipe/file, acknowledged by the log or the server). On failure nothing is reported delivered
 // for that batch; the caller stops. close() flushes and releases; it is called once.
+// Exception: a kinesis:// sink with concurrency > 1 has several batches in flight; its write()
+// returns once the batch is handed to a connection, and close() waits for every one and returns
+// the first failure (a failed run then reports its error, not a delivered count).
 
 #include <memory>
 #include <span>

@@ -416,6 +416,7 @@ void setup_simulate(CLI::App& root) {
     std::string partition_key = "Severity";
     std::string dead_letter = "./roadpulse-dlq.jsonl";
     size_t batch_size = 500;
+    int concurrency = 1;
     bool no_progress = false;
   };
   auto args = std::make_shared<Args>();
@@ -450,6 +451,11 @@ void setup_simulate(CLI::App& root) {
   cmd->add_option("--batch-size", args->batch_size, "Events per delivery to the target")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  cmd->add_option("--concurrency", args->concurrency,
+                  "kinesis:// targets: PutRecords requests in flight, one connection each (> 1 "
+                  "trades the order of a key's events for throughput)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_flag("--no-progress", args->no_progress, "No progress bar even on a terminal");
   cmd->footer(
       "Each CSV row becomes one JSON object (field names as in the header, ISO-8601 timestamps,\n"
@@ -457,6 +463,8 @@ void setup_simulate(CLI::App& root) {
       "number, written to the dead-letter file and skipped. The summary goes to stderr.\n\n"
       "Examples:\n"
       "  roadpulse simulate --input us_accidents.csv --max --to file:events.jsonl\n"
+      "  roadpulse simulate --input us_accidents.csv --max --concurrency 4 --to "
+      "kinesis://127.0.0.1:8080/us-accidents-data-stream-1\n"
       "  roadpulse simulate --rows 10000 --seed 7 --rate 200 --to -\n"
       "  roadpulse simulate --input us_accidents.csv --speedup 3600 --to "
       "stream:us-accidents-data-stream-1\n"
@@ -483,7 +491,16 @@ void setup_simulate(CLI::App& root) {
       options.batch_size = args->batch_size;
       options.progress = !args->no_progress && ::isatty(STDERR_FILENO);
       options.interrupted = &g_interrupted;
-      ARROW_ASSIGN_OR_RAISE(auto sink, open_event_sink(args->to));
+      std::string target = args->to;
+      if (args->concurrency > 1) {
+        if (target_scheme(target) != "kinesis") {
+          return arrow::Status::Invalid("--concurrency applies to kinesis:// targets, not '",
+                                        target, "'");
+        }
+        target += target.find('?') == std::string::npos ? '?' : '&';
+        target += "concurrency=" + std::to_string(args->concurrency);
+      }
+      ARROW_ASSIGN_OR_RAISE(auto sink, open_event_sink(target));
       std::signal(SIGINT, on_signal);
       std::signal(SIGTERM, on_signal);
       ARROW_ASSIGN_OR_RAISE(const SimulateSummary summary, run_simulation(options, *sink));

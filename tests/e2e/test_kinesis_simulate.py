@@ -69,6 +69,38 @@ def test_simulate_to_kinesis(roadpulse_bin, shared_data_dir, tmp_path):
     assert got == want
 
 
+def canonical(events_by_key):
+    return {k: sorted(json.dumps(e, sort_keys=True) for e in v) for k, v in events_by_key.items()}
+
+
+def test_simulate_concurrency_delivers_every_event_once(roadpulse_bin, shared_data_dir, tmp_path):
+    """--concurrency 4: four PutRecords requests in flight on four connections. Every event
+    arrives exactly once with its key (the order within a key is not promised: requests race)."""
+    csv_path = shared_data_dir / "us_accidents_march23_sample.csv"
+    want = reference(roadpulse_bin, csv_path, tmp_path)
+    server = Server(roadpulse_bin, tmp_path / "data").start()
+    try:
+        host = server.endpoint.removeprefix("http://")
+        subprocess.run([roadpulse_bin, "simulate", "--input", str(csv_path), "--to",
+                        f"kinesis://{host}/{STREAM}?shards=3", "--concurrency", "4",
+                        "--batch-size", "100", "--no-progress",
+                        "--dead-letter", str(tmp_path / "dlq.jsonl")], check=True, timeout=120)
+        got = read_stream(server.endpoint)
+        # Bad option values are refused, naming the option.
+        r = subprocess.run([roadpulse_bin, "simulate", "--input", str(csv_path), "--to",
+                            f"kinesis://{host}/{STREAM}?concurrency=0", "--no-progress"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and "concurrency" in r.stderr
+        r = subprocess.run([roadpulse_bin, "simulate", "--input", str(csv_path), "--to", "-",
+                            "--concurrency", "2", "--no-progress"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and "kinesis://" in r.stderr
+    finally:
+        assert server.stop() == 0
+    assert sum(map(len, got.values())) == sum(map(len, want.values())) > 7000
+    assert canonical(got) == canonical(want)
+
+
 def test_simulate_to_stream_then_serve(roadpulse_bin, shared_data_dir, tmp_path):
     csv_path = shared_data_dir / "us_accidents_dec21_head.csv"
     want = reference(roadpulse_bin, csv_path, tmp_path)
