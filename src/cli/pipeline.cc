@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/worker_stages.h"
 #include "common/json_text.h"
 #include "connect/connectors.h"
 #include "connect/kafka_client.h"
@@ -307,12 +308,27 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     job_options.name = planned.inserts.size() == 1
                            ? config.pipeline.name
                            : fmt::format("{}-{}", config.pipeline.name, ++n);
+    // Checkpoints are kept per pipeline.name: each job of a pipeline of several INSERTs needs
+    // its own (two jobs in one directory would prune each other's checkpoints).
+    if (planned.inserts.size() > 1 && !config.pipeline.name.empty()) {
+      job_options.config["pipeline.name"] = job_options.name;
+    }
+    std::vector<KeyedStage> stages;
     if (!worker.group.empty()) {
       job_options.config[connect::kWorkerGroupKey] = worker.group;
       job_options.config[connect::kWorkerIdKey] = worker.id;
       // Each worker keeps its own checkpoints (its sinks' commits, its operators' state).
       job_options.config["state.checkpoints.dir"] =
           absolute_dir(config.data_dir) + "/checkpoints/worker-" + worker.id;
+      ARROW_ASSIGN_OR_RAISE(auto kafka, connect::kafka_streams_backend(job_options.config));
+      ARROW_ASSIGN_OR_RAISE(
+          stages, split_keyed_stages(*planned.session, *insert.plan, job_options.name, *kafka));
+      if (!stages.empty() && worker.shared_checkpoints.empty()) {
+        return arrow::Status::Invalid(
+            "job ", job_options.name,
+            " has a window aggregation repartitioned across workers: its state lives in a "
+            "checkpoint directory all workers share; give it with --shared-checkpoints DIR");
+      }
       bool keyed = false;
       for (const auto& root : insert.plan->sinks) keyed |= has_keyed_state(*root);
       if (keyed) {
@@ -326,6 +342,15 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     ARROW_ASSIGN_OR_RAISE(auto id,
                           app.jobs().submit(std::move(insert.plan), job_options, insert.sql));
     pipeline->job_ids_.push_back(id);
+    for (auto& stage : stages) {
+      auto stage_config = job_options.config;
+      stage_config["state.checkpoints.dir"] = absolute_dir(worker.shared_checkpoints);
+      ARROW_ASSIGN_OR_RAISE(auto kafka, connect::kafka_streams_backend(stage_config));
+      ARROW_ASSIGN_OR_RAISE(auto runner,
+                            KeyedStageRunner::start(std::move(stage), worker.group,
+                                                    std::move(stage_config), *kafka, &app.jobs()));
+      pipeline->stage_runners_.push_back(std::move(runner));
+    }
   }
 
   // The raw archive (the delivery-stream role) runs beside the jobs, on the embedded log.
@@ -455,6 +480,8 @@ void Pipeline::run_until_signal() {
 void Pipeline::stop() {
   if (!app_ || stopped_) return;
   stopped_ = true;
+  // Repartitioned windows first: their jobs stop and the group hands their partitions on.
+  for (auto& runner : stage_runners_) runner->stop();
   app_->stop();
   app_->jobs().stop_all();
   if (archive_) {

@@ -38,7 +38,12 @@ struct PipelineStats {
 struct WorkerOptions {
   std::string group;  // empty: not a worker
   std::string id;     // unique per worker; names its checkpoints and transactional ids
+  /// A checkpoint directory every worker of the group shares (a shared filesystem): the state
+  /// of repartitioned windows, per repartition partition. Required by such jobs.
+  std::string shared_checkpoints;
 };
+
+class KeyedStageRunner;
 
 class Pipeline {
  public:
@@ -64,6 +69,7 @@ class Pipeline {
   WorkerOptions worker_;
   std::unique_ptr<ServerApp> app_;
   std::vector<std::string> job_ids_;
+  std::vector<std::unique_ptr<KeyedStageRunner>> stage_runners_;  // worker mode
   std::unique_ptr<archive::RawArchive> archive_;  // the raw stream's archive, when enabled
   int64_t started_ms_ = 0;
   bool stopped_ = false;

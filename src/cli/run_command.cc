@@ -28,6 +28,7 @@ struct RunArgs {
   bool worker = false;
   std::string group;
   std::string worker_id;
+  std::string shared_checkpoints;
 };
 
 // The worker's id: --worker-id, else `<hostname>-<port>` (stable across restarts of the same
@@ -77,6 +78,9 @@ void setup_run(CLI::App& root) {
   cmd->add_option("--worker-id", args->worker_id,
                   "With --worker: this worker's id (default <hostname>-<port>); names its "
                   "checkpoints and Kafka transactional ids, keep it across restarts");
+  cmd->add_option("--shared-checkpoints", args->shared_checkpoints,
+                  "With --worker: a directory all workers share (NFS, ...) for the state of "
+                  "windows repartitioned across workers");
   cmd->footer(
       "Starts the Kinesis-compatible API, the SQL gateway, the real-time APIs and /metrics on one\n"
       "port, creates the streams the pipeline declares (4 shards by default) and runs its jobs.\n"
@@ -103,6 +107,7 @@ void setup_run(CLI::App& root) {
       if (args->worker) {
         worker.group = args->group;
         worker.id = args->worker_id.empty() ? default_worker_id(config) : args->worker_id;
+        worker.shared_checkpoints = args->shared_checkpoints;
       }
       if (args->check) {
         ARROW_RETURN_NOT_OK(Pipeline::check(config));

@@ -108,6 +108,9 @@ arrow::Result<std::optional<kafka::Properties>> kafka_streams_backend(
 /// append `-<worker.id>` to their transactional-id prefix (docs/kafka.md).
 inline constexpr const char* kWorkerGroupKey = "worker.group";
 inline constexpr const char* kWorkerIdKey = "worker.id";
+/// A job of one partition of a repartition topic (run --worker): its Kafka source reads only
+/// that partition, resuming from the job's own checkpoints.
+inline constexpr const char* kWorkerPartitionKey = "worker.partition";
 
 /// A stream table as the Kafka backend sees it: the topic of the stream's name.
 struct KafkaStreamTable {

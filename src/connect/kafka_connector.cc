@@ -66,6 +66,9 @@ struct KafkaSourceOptions {
   /// partitions while different jobs (or tables) of one worker each read all of theirs.
   std::string worker_group;
   std::string table;
+  /// Session key 'worker.partition' (a keyed stage of a job shared by workers, one job per
+  /// partition): read only this partition, positions from the job's checkpoints; -1: all.
+  int only_partition = -1;
 };
 
 std::string session_value(const std::map<std::string, std::string>& session, const char* key) {
@@ -76,6 +79,10 @@ std::string session_value(const std::map<std::string, std::string>& session, con
 // Worker mode for an unbounded source whose table does not choose its assignment itself.
 void apply_worker_mode(KafkaSourceOptions& o, const std::map<std::string, std::string>& session,
                        const std::string& table) {
+  if (const std::string only = session_value(session, kWorkerPartitionKey); !only.empty()) {
+    o.only_partition = std::atoi(only.c_str());
+    return;
+  }
   const std::string group = session_value(session, kWorkerGroupKey);
   if (group.empty() || o.bounded != BoundedMode::kUnbounded) return;
   o.group_assignment = true;
@@ -144,6 +151,66 @@ arrow::Result<std::map<std::pair<std::string, int>, int64_t>> parse_position(
   return out;
 }
 
+class KafkaSource;
+
+// Exactly-once across workers: the group-assigned sources of a job whose exactly-once sink
+// commits their offsets inside its transactions (rd_kafka_send_offsets_to_transaction), so the
+// records a transaction wrote and the input offsets after them become visible together, and a
+// worker taking a partition over starts exactly after the last committed transaction. Sinks
+// open before sources (Job::run), so a sink announces itself first and the sources of the same
+// job then leave committing to it. Keyed by job name.
+class TransactionalOffsets {
+ public:
+  static TransactionalOffsets& instance() {
+    static TransactionalOffsets registry;
+    return registry;
+  }
+  void add_sink(const std::string& job, const void* sink) {
+    std::lock_guard lock(mutex_);
+    auto& e = jobs_[job];
+    if (e.sink == nullptr) e.sink = sink;
+  }
+  void remove_sink(const std::string& job, const void* sink) {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(job);
+    if (it != jobs_.end() && it->second.sink == sink) it->second.sink = nullptr;
+    prune(it);
+  }
+  /// Whether an exactly-once sink of `job` commits the offsets; registers the source.
+  bool add_source(const std::string& job, KafkaSource* source) {
+    std::lock_guard lock(mutex_);
+    auto& e = jobs_[job];
+    e.sources.insert(source);
+    return e.sink != nullptr;
+  }
+  void remove_source(const std::string& job, KafkaSource* source) {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(job);
+    if (it != jobs_.end()) it->second.sources.erase(source);
+    prune(it);
+  }
+  /// The sources whose offsets `sink` carries (empty unless it is the job's first such sink).
+  std::vector<KafkaSource*> sources_for(const std::string& job, const void* sink) {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(job);
+    if (it == jobs_.end() || it->second.sink != sink) return {};
+    return {it->second.sources.begin(), it->second.sources.end()};
+  }
+
+ private:
+  struct Entry {
+    const void* sink = nullptr;
+    std::set<KafkaSource*> sources;
+  };
+  void prune(std::map<std::string, Entry>::iterator it) {
+    if (it != jobs_.end() && it->second.sink == nullptr && it->second.sources.empty()) {
+      jobs_.erase(it);
+    }
+  }
+  std::mutex mutex_;
+  std::map<std::string, Entry> jobs_;
+};
+
 class KafkaSource final : public exec::Source {
  public:
   KafkaSource(KafkaSourceOptions options, std::unique_ptr<RecordDecoder> decoder)
@@ -189,6 +256,11 @@ class KafkaSource final : public exec::Source {
     }
     ARROW_ASSIGN_OR_RAISE(consumer_, kafka::make_handle(RD_KAFKA_CONSUMER, conf));
     kafka::Admin admin(consumer_.get());
+    if (options_.group_assignment) {
+      job_ = context.job_name;
+      registered_ = true;
+      offsets_in_transaction_ = TransactionalOffsets::instance().add_source(job_, this);
+    }
 
     std::vector<std::string> topics = options_.topics;
     if (!options_.topic_pattern.empty()) {
@@ -238,7 +310,7 @@ class KafkaSource final : public exec::Source {
         // A bounded read of an empty range is done before it starts.
         part.finished = bounded() && part.next >= 0 && part.next >= part.end;
         index.push_back(part.split);
-        if (!part.finished) {
+        if (!part.finished && (options_.only_partition < 0 || p == options_.only_partition)) {
           rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = part.next;
         }
         parts_.push_back(std::move(part));
@@ -255,7 +327,12 @@ class KafkaSource final : public exec::Source {
       if (err) return kafka::error_status(err, "subscribing " + name() + " to its group");
       return arrow::Status::OK();
     }
-    for (auto& p : parts_) p.assigned = true;
+    for (auto& p : parts_) {
+      p.assigned = options_.only_partition < 0 || p.partition == options_.only_partition;
+    }
+    if (options_.only_partition >= 0 && assignment->cnt == 0) {
+      return arrow::Status::Invalid(name(), ": no partition ", options_.only_partition);
+    }
     const auto err = rd_kafka_assign(consumer_.get(), assignment.get());
     if (err) return kafka::error_status(err, "assigning the partitions of " + name());
     return arrow::Status::OK();
@@ -297,6 +374,13 @@ class KafkaSource final : public exec::Source {
       for (const auto& p : parts_) offsets.push_back(p.returned);
     }
     snapshots_.erase(snapshots_.begin(), snapshots_.upper_bound(checkpoint_id));
+    if (offsets_in_transaction_) {
+      // The sink's transaction committed them (transaction_offsets()).
+      for (size_t i = 0; i < parts_.size(); ++i) {
+        if (parts_[i].assigned && offsets[i] >= 0) parts_[i].committed = offsets[i];
+      }
+      return arrow::Status::OK();
+    }
     if (!group_ || !consumer_) return arrow::Status::OK();
     kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(int(parts_.size())));
     for (size_t i = 0; i < parts_.size(); ++i) {
@@ -316,7 +400,40 @@ class KafkaSource final : public exec::Source {
     return arrow::Status::OK();
   }
 
+  /// For an exactly-once sink of the same job: the offsets of checkpoint `checkpoint_id` (taken
+  /// by snapshot_position() in the same cut) of the partitions this worker holds, and the group
+  /// metadata that fences a zombie. Called while the source's thread is paused.
+  arrow::Status send_offsets(rd_kafka_t* producer, int64_t checkpoint_id) {
+    if (!consumer_) return arrow::Status::OK();
+    auto it = snapshots_.find(checkpoint_id);
+    if (it == snapshots_.end()) return arrow::Status::OK();
+    kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(int(parts_.size())));
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      if (parts_[i].assigned && it->second[i] >= 0 && it->second[i] != parts_[i].committed) {
+        rd_kafka_topic_partition_list_add(list.get(), parts_[i].topic.c_str(), parts_[i].partition)
+            ->offset = it->second[i];
+      }
+    }
+    if (list->cnt == 0) return arrow::Status::OK();
+    rd_kafka_consumer_group_metadata_t* metadata =
+        rd_kafka_consumer_group_metadata(consumer_.get());
+    rd_kafka_error_t* error =
+        rd_kafka_send_offsets_to_transaction(producer, list.get(), metadata, kFlushTimeoutMs);
+    rd_kafka_consumer_group_metadata_destroy(metadata);
+    if (error) {
+      const std::string message = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      return arrow::Status::IOError(name(), ": sending the offsets of checkpoint ", checkpoint_id,
+                                    " to the sink's transaction: ", message);
+    }
+    return arrow::Status::OK();
+  }
+
   arrow::Status close() override {
+    if (registered_) {
+      TransactionalOffsets::instance().remove_source(job_, this);
+      registered_ = false;
+    }
     ready_.clear();
     ready_ends_.clear();
     queue_.reset();
@@ -344,6 +461,7 @@ class KafkaSource final : public exec::Source {
     int split = 0;
     bool finished = false;
     bool assigned = false;  // this job reads it now (always, unless the group assigns)
+    bool held = false;      // it was ours until the last revoke (offsets in transactions)
     std::vector<kafka::Message> pending;
   };
 
@@ -423,15 +541,30 @@ class KafkaSource final : public exec::Source {
       names.push_back(fmt::format("{}[{}]", list->elems[i].topic, list->elems[i].partition));
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      const auto cerr = rd_kafka_committed(consumer_.get(), list, kafka::kRequestTimeoutMs);
+      // read_committed: offsets a transaction still holds are not stable; a dead worker's open
+      // transaction is aborted by the broker after its transaction.timeout.ms.
+      auto cerr = rd_kafka_committed(consumer_.get(), list, kafka::kRequestTimeoutMs);
+      for (int attempt = 0; cerr == RD_KAFKA_RESP_ERR__TIMED_OUT && attempt < 8; ++attempt) {
+        spdlog::info("{}: waiting for the group's stable offsets", name());
+        cerr = rd_kafka_committed(consumer_.get(), list, kafka::kRequestTimeoutMs);
+      }
       for (int i = 0; i < list->cnt; ++i) {
         auto& e = list->elems[i];
         auto it = index_.find(e.topic);
         if (it == index_.end() || size_t(e.partition) >= it->second.size()) continue;
         Partition& p = parts_[size_t(it->second[size_t(e.partition)])];
-        if (!cerr && e.offset >= 0) p.next = e.offset;
+        const bool ours = offsets_in_transaction_ && p.held && !cerr &&
+                          (e.offset == p.committed || (e.offset < 0 && p.committed < 0));
+        if (ours) {
+          // Back to us with nobody's commit in between: what we read since our last commit is
+          // in our open transaction, so we go on after it (re-reading would write it twice).
+          p.next = p.returned;
+        } else if (!cerr && e.offset >= 0) {
+          p.next = e.offset;
+        }
+        p.held = false;
         p.returned = p.next;
-        p.committed = cerr ? -1 : e.offset;
+        if (!ours) p.committed = cerr ? -1 : e.offset;
         p.assigned = true;
         e.offset = p.next;
       }
@@ -449,10 +582,11 @@ class KafkaSource final : public exec::Source {
       auto it = index_.find(e.topic);
       if (it == index_.end() || size_t(e.partition) >= it->second.size()) continue;
       Partition& p = parts_[size_t(it->second[size_t(e.partition)])];
-      if (p.assigned && p.returned >= 0 && p.returned != p.committed) {
+      if (p.assigned && p.returned >= 0 && p.returned != p.committed && !offsets_in_transaction_) {
         rd_kafka_topic_partition_list_add(commit.get(), p.topic.c_str(), p.partition)->offset =
             p.returned;
       }
+      p.held = p.assigned;
       p.assigned = false;
       p.pending.clear();
       p.next = p.returned;
@@ -670,6 +804,9 @@ class KafkaSource final : public exec::Source {
   int64_t read_ = 0;
   int64_t rejected_ = 0;
   int warned_ = 0;
+  std::string job_;
+  bool registered_ = false;
+  bool offsets_in_transaction_ = false;  // an exactly-once sink of the job commits the offsets
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -733,6 +870,9 @@ class KafkaSink final : public exec::Sink {
       // producers and aborts the transactions they left open.
       ARROW_RETURN_NOT_OK(add_producer());
       ARROW_RETURN_NOT_OK(begin(current_));
+      job_ = context.job_name;
+      TransactionalOffsets::instance().add_sink(job_, this);
+      registered_ = true;
     }
     return arrow::Status::OK();
   }
@@ -796,6 +936,10 @@ class KafkaSink final : public exec::Sink {
     if (options_.guarantee == Guarantee::kNone) return arrow::Status::OK();
     ARROW_RETURN_NOT_OK(flush(producers_[current_]));
     if (options_.guarantee != Guarantee::kExactlyOnce) return arrow::Status::OK();
+    // Group-assigned sources of this job: their offsets of this checkpoint commit with it.
+    for (KafkaSource* source : TransactionalOffsets::instance().sources_for(job_, this)) {
+      ARROW_RETURN_NOT_OK(source->send_offsets(producers_[current_].handle.get(), checkpoint_id));
+    }
     // The transaction now holds exactly the records before the barrier: park it until commit()
     // and write what follows into another producer's transaction.
     pending_.emplace_back(checkpoint_id, current_);
@@ -822,6 +966,10 @@ class KafkaSink final : public exec::Sink {
   }
 
   arrow::Status close(bool end_of_data) override {
+    if (registered_) {
+      TransactionalOffsets::instance().remove_sink(job_, this);
+      registered_ = false;
+    }
     if (producers_.empty()) return arrow::Status::OK();
     arrow::Status st;
     if (options_.guarantee == Guarantee::kExactlyOnce) {
@@ -957,6 +1105,8 @@ class KafkaSink final : public exec::Sink {
   std::mutex mutex_;
   std::string delivery_error_;
   int64_t written_ = 0;
+  std::string job_;
+  bool registered_ = false;  // in TransactionalOffsets
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1162,10 +1312,14 @@ ConnectorEntry make_kafka_entry() {
       o.partitioner = Partitioner::kFixed;
     } else if (partitioner == "round-robin") {
       o.partitioner = Partitioner::kRoundRobin;
+    } else if (partitioner == "hash-key") {
+      // roadpulse: the key fields' values joined by '|' as the key, routed to the partition whose
+      // MD5 hash-key range holds it, as stream tables route (repartition topics of workers).
+      o.partitioner = Partitioner::kHashKey;
     } else {
       return arrow::Status::Invalid(
-          "option 'sink.partitioner' must be default, fixed or round-robin, got '", partitioner,
-          "'");
+          "option 'sink.partitioner' must be default, fixed, round-robin or hash-key, got '",
+          partitioner, "'");
     }
     ARROW_ASSIGN_OR_RAISE(o.guarantee, parse_guarantee(reader));
     o.transactional_id_prefix = reader.get_or("sink.transactional-id-prefix", "");
@@ -1194,8 +1348,15 @@ ConnectorEntry make_kafka_entry() {
         }
         start = end + 1;
       }
-      ARROW_ASSIGN_OR_RAISE(std::string key_format, reader.require("key.format"));
-      if (key_format == "raw") {
+      std::string key_format;
+      if (o.partitioner == Partitioner::kHashKey && !reader.get("key.format")) {
+        key_format = "partition-key";
+      } else {
+        ARROW_ASSIGN_OR_RAISE(key_format, reader.require("key.format"));
+      }
+      if (key_format == "partition-key") {
+        o.key_mode = KeyMode::kStreamKey;
+      } else if (key_format == "raw") {
         if (o.key_columns.size() != 1) {
           return arrow::Status::Invalid("option 'key.format' = 'raw' takes exactly one key field");
         }
@@ -1217,6 +1378,8 @@ ConnectorEntry make_kafka_entry() {
       }
     } else if (reader.get("key.format")) {
       return arrow::Status::Invalid("option 'key.format' needs 'key.fields'");
+    } else if (o.partitioner == Partitioner::kHashKey) {
+      return arrow::Status::Invalid("option 'sink.partitioner' = 'hash-key' needs 'key.fields'");
     }
     const std::string include = reader.get_or("value.fields-include", "ALL");
     if (include != "ALL") {
