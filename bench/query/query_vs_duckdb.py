@@ -55,6 +55,15 @@ def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="query_vs_duckdb_"))
     lake = qs.build_lake(ROADPULSE, tmp, ROWS, seed=7)
     data, table = lake["data_dir"], lake["table"]
+    # Lake size against the same rows as the JSON events the simulator sends, and as CSV.
+    events = tmp / "events.jsonl"
+    qs.run([ROADPULSE, "simulate", "--input", lake["source"], "--to", f"file:{events}"])
+    lake_bytes = sum(f.stat().st_size for f in table.rglob("*.parquet"))
+    json_bytes, csv_bytes = events.stat().st_size, lake["source"].stat().st_size
+    print(f"sizes: JSON events {json_bytes / 1e6:.1f} MB, CSV {csv_bytes / 1e6:.1f} MB, lake "
+          f"Parquet {lake_bytes / 1e6:.1f} MB (JSON/lake {json_bytes / lake_bytes:.1f}x, "
+          f"CSV/lake {csv_bytes / lake_bytes:.1f}x)")
+    events.unlink()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

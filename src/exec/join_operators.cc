@@ -278,9 +278,26 @@ arrow::Status RankOperator::close(bool end_of_data, Collector& out) {
   rows_.clear();
   const int64_t n = all->num_rows();
   if (n == 0) return arrow::Status::OK();
-  // Sort by partition, then the OVER's ORDER BY (Flink: ASC puts NULLs first, DESC last).
+  // Partitions are numbered by Arrow's hash table first (equal keys, equal ids; NULLs are one
+  // partition), so the sort compares one uint32 instead of the partition's strings. Then sort
+  // by (partition id, the OVER's ORDER BY; Flink: ASC puts NULLs first, DESC last).
+  const size_t rows = static_cast<size_t>(n);
+  std::vector<uint32_t> part(rows, 0);
   std::vector<arrow::compute::SortKey> keys;
-  for (int k : partition_) keys.emplace_back(arrow::FieldRef(k));
+  std::shared_ptr<arrow::RecordBatch> keyed = all;
+  if (!partition_.empty()) {
+    std::vector<arrow::TypeHolder> types;
+    for (int k : partition_) types.emplace_back(input_schema_->field(k)->type());
+    ARROW_ASSIGN_OR_RAISE(auto grouper, arrow::compute::Grouper::Make(types));
+    ARROW_ASSIGN_OR_RAISE(part, consume_ids(*grouper, *all, partition_));
+    arrow::UInt32Builder ids;
+    ARROW_RETURN_NOT_OK(ids.AppendValues(part));
+    ARROW_ASSIGN_OR_RAISE(auto id_array, ids.Finish());
+    ARROW_ASSIGN_OR_RAISE(
+        keyed,
+        all->AddColumn(all->num_columns(), arrow::field("$partition", arrow::uint32()), id_array));
+    keys.emplace_back(arrow::FieldRef(all->num_columns()));
+  }
   for (const auto& k : order_) {
     keys.emplace_back(
         arrow::FieldRef(k.column),
@@ -289,40 +306,41 @@ arrow::Status RankOperator::close(bool end_of_data, Collector& out) {
                      : arrow::compute::NullPlacement::AtStart);
   }
   if (!keys.empty()) {
-    ARROW_ASSIGN_OR_RAISE(auto indices, arrow::compute::SortIndices(
-                                            arrow::Datum(all), arrow::compute::SortOptions(keys)));
+    ARROW_ASSIGN_OR_RAISE(
+        auto indices,
+        arrow::compute::SortIndices(arrow::Datum(keyed), arrow::compute::SortOptions(keys)));
     ARROW_ASSIGN_OR_RAISE(auto taken,
                           arrow::compute::Take(arrow::Datum(all), arrow::Datum(indices)));
     all = taken.record_batch();
+    const auto* idx = std::static_pointer_cast<arrow::UInt64Array>(indices)->raw_values();
+    std::vector<uint32_t> sorted(rows);
+    for (size_t i = 0; i < rows; ++i) sorted[i] = part[idx[i]];
+    part = std::move(sorted);
   }
-  // Partition boundaries and ties (peers) from the hash table's key ids: equal keys, equal ids
-  // (NULLs are peers of each other, as SQL's window partitions have it).
-  std::vector<uint32_t> part(static_cast<size_t>(n), 0), peer(static_cast<size_t>(n), 0);
-  if (!partition_.empty()) {
-    std::vector<arrow::TypeHolder> types;
-    for (int k : partition_) types.emplace_back(input_schema_->field(k)->type());
-    ARROW_ASSIGN_OR_RAISE(auto grouper, arrow::compute::Grouper::Make(types));
-    ARROW_ASSIGN_OR_RAISE(part, consume_ids(*grouper, *all, partition_));
+  // Peers (ties of the ORDER BY within a partition): each row against the one before it, by
+  // Arrow's `equal` per order column (two NULLs are peers).
+  std::vector<bool> peer(rows, false);
+  if (!order_.empty() && n > 1) {
+    std::fill(peer.begin() + 1, peer.end(), true);
+    for (const auto& k : order_) {
+      auto col = all->column(k.column);
+      auto cur = col->Slice(1), prev = col->Slice(0, n - 1);
+      ARROW_ASSIGN_OR_RAISE(auto eq, arrow::compute::CallFunction("equal", {cur, prev}));
+      auto same = std::static_pointer_cast<arrow::BooleanArray>(eq.make_array());
+      for (int64_t i = 0; i + 1 < n; ++i) {
+        const bool equal = same->IsValid(i) ? same->Value(i) : cur->IsNull(i) && prev->IsNull(i);
+        if (!equal) peer[size_t(i + 1)] = false;
+      }
+    }
   }
-  std::vector<int> peer_keys = partition_;
-  for (const auto& k : order_) peer_keys.push_back(k.column);
-  if (!peer_keys.empty()) {
-    std::vector<arrow::TypeHolder> types;
-    for (int k : peer_keys) types.emplace_back(input_schema_->field(k)->type());
-    ARROW_ASSIGN_OR_RAISE(auto grouper, arrow::compute::Grouper::Make(types));
-    ARROW_ASSIGN_OR_RAISE(peer, consume_ids(*grouper, *all, peer_keys));
-  }
-  const size_t rows = static_cast<size_t>(n);
   std::vector<int64_t> row_number(rows), rank(rows), dense(rows);
-  for (int64_t i = 0; i < n; ++i) {
-    const size_t u = size_t(i);
-    if (i == 0 || part[u] != part[u - 1]) {
+  for (size_t u = 0; u < rows; ++u) {
+    if (u == 0 || part[u] != part[u - 1]) {
       row_number[u] = rank[u] = dense[u] = 1;
     } else {
       row_number[u] = row_number[u - 1] + 1;
-      const bool tie = !order_.empty() && peer[u] == peer[u - 1];
-      rank[u] = tie ? rank[u - 1] : row_number[u];
-      dense[u] = tie ? dense[u - 1] : dense[u - 1] + 1;
+      rank[u] = peer[u] ? rank[u - 1] : row_number[u];
+      dense[u] = peer[u] ? dense[u - 1] : dense[u - 1] + 1;
     }
   }
   std::vector<std::shared_ptr<arrow::Array>> columns = all->columns();

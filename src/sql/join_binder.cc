@@ -120,6 +120,27 @@ arrow::Result<Binder::Relation> Binder::bind_join(const ast::TableRef& ref) {
         continue;
       }
     }
+    // A condition on the right side alone only decides which right rows can match: it filters
+    // the build input (for LEFT joins too). One on the left side alone filters the probe input
+    // of an INNER join; for a LEFT join it stays (a failing left row still gets its NULL row).
+    const int sides = sides_of(*c, nl);
+    if (sides == 2 || (sides == 1 && !left_join)) {
+      Relation& side = sides == 2 ? right : left;
+      if (sides == 2) {
+        std::vector<int> shift(nl + nr, -1);
+        for (int i = 0; i < nr; ++i) shift[nl + i] = i;
+        c->remap_columns(shift);
+      }
+      ARROW_ASSIGN_OR_RAISE(c, coerce_at(std::move(c), SqlType::boolean(), ref.condition->pos));
+      auto filter = std::make_unique<LogicalNode>();
+      filter->kind = LogicalNodeKind::kFilter;
+      filter->schema = side.node->schema;
+      filter->rowtime_index = side.node->rowtime_index;
+      filter->predicate = std::move(c);
+      filter->inputs.push_back(std::move(side.node));
+      side.node = std::move(filter);
+      continue;
+    }
     residual.push_back(std::move(c));
   }
   if (left_keys.empty()) {

@@ -272,17 +272,20 @@ TEST_F(PlannerTest, JoinPushesOneSidedFiltersAndPrunesBothSides) {
             "- INTERVAL '5' SECOND)], filter=[(sev = 4)])\n"
             "      +- TableScan(table=[dim], read=[code, name, region], "
             "filter=[(region = 'South')])\n");
-  // LEFT JOIN: a filter on the right side stays above the join (it sees the NULL rows).
+  // LEFT JOIN: a WHERE filter on the right side stays above the join (it sees the NULL rows);
+  // an ON condition on the right side alone filters the build input; one on the left side alone
+  // stays a residual condition of the join.
   EXPECT_EQ(explain("SELECT a.id FROM src a LEFT JOIN dim d ON a.state = d.code AND "
-                    "d.region = 'South' WHERE d.name IS NULL"),
+                    "d.region = 'South' AND a.sev > 2 WHERE d.name IS NULL"),
             "== Optimized Logical Plan ==\n"
             "Project(select=[id])\n"
             "+- Filter(condition=[(name IS NULL)])\n"
-            "   +- HashJoin(joinType=[LEFT], where=[state = code], residual=[(region = "
-            "'South')], build=[right], select=[id, state, ts, code, name, region])\n"
-            "      :- TableScan(table=[src], read=[id, state, ts], watermark=[ts, (ts - INTERVAL "
-            "'5' SECOND)])\n"
-            "      +- TableScan(table=[dim], read=[code, name, region])\n");
+            "   +- HashJoin(joinType=[LEFT], where=[state = code], residual=[(sev > 2)], "
+            "build=[right], select=[id, sev, state, ts, code, name, region])\n"
+            "      :- TableScan(table=[src], read=[id, sev, state, ts], watermark=[ts, (ts - "
+            "INTERVAL '5' SECOND)])\n"
+            "      +- TableScan(table=[dim], read=[code, name, region], "
+            "filter=[(region = 'South')])\n");
 }
 
 TEST_F(PlannerTest, RankKeepsWindowKeysAndTopNFilterStaysAbove) {
