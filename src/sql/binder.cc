@@ -491,11 +491,11 @@ arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
       return bind_deduplicate_select(s, i);
     }
   }
-  if (has_rank_call(s)) return bind_rank_select(s);
   // `... FROM (subquery) WHERE rn = 1`: the subquery may be a deduplication on `rn`.
   if (s.from && s.from->kind == ast::TableRefKind::kSubquery && s.where) {
     dedup_alias_ = row_number_filter_alias(*s.where);
   }
+  if (has_rank_call(s)) return bind_rank_select(s);
   bool aggregate = !s.group_by.empty() || s.having != nullptr ||
                    (s.from && s.from->kind == ast::TableRefKind::kFunction);
   for (const auto& item : s.items) aggregate = aggregate || contains_aggregate(*item.expr);
