@@ -1334,6 +1334,28 @@ class Compiler {
     ARROW_RETURN_NOT_OK(arity(e, 2, 3));
     auto type = e.type.to_arrow();
     ARROW_ASSIGN_OR_RAISE(auto args, compile_args(e));
+    // Constant start >= 1 and length >= 0 (SUBSTRING(event_date, 1, 7)): Arrow's
+    // utf8_slice_codeunits has the same meaning and no per-row string copies.
+    auto constant = [&](size_t i) -> std::optional<int64_t> {
+      if (i >= e.args.size() || e.args[i]->kind != BoundExprKind::kLiteral || !e.args[i]->literal ||
+          !e.args[i]->literal->is_valid) {
+        return std::nullopt;
+      }
+      auto v = e.args[i]->literal->CastTo(arrow::int64());
+      if (!v.ok()) return std::nullopt;
+      return std::static_pointer_cast<arrow::Int64Scalar>(*v)->value;
+    };
+    const auto start = constant(1);
+    const auto length = constant(2);
+    if (start && *start >= 1 && (e.args.size() == 2 || (length && *length >= 0))) {
+      cp::SliceOptions options(*start - 1, e.args.size() == 2 ? std::numeric_limits<int64_t>::max()
+                                                              : *start - 1 + *length);
+      Kernel k = [options](std::vector<arrow::Datum>& v, int64_t) -> arrow::Result<arrow::Datum> {
+        return cp::CallFunction("utf8_slice_codeunits", {v[0]}, &options);
+      };
+      return NodePtr(
+          std::make_unique<KernelNode>(type, "SUBSTRING", std::move(args), std::move(k)));
+    }
     Kernel k = [](std::vector<arrow::Datum>& v, int64_t rows) -> arrow::Result<arrow::Datum> {
       std::vector<std::shared_ptr<arrow::DataType>> types = {arrow::utf8(), arrow::int64()};
       if (v.size() == 3) types.push_back(arrow::int64());

@@ -177,5 +177,36 @@ TEST(Expression, FilterBatchDropsFalseAndNull) {
   EXPECT_EQ(out->num_rows(), 1);
 }
 
+TEST(ExpressionTest, SubstringWithConstantBoundsMatchesTheRowLoop) {
+  // Constant start >= 1 goes through Arrow's utf8_slice_codeunits; a column start through the
+  // row loop; both count characters, not bytes.
+  auto b = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("s", arrow::utf8()), arrow::field("n", arrow::int64())}), 4,
+      {json_array(arrow::utf8(), R"(["2016-02-08", null, "h\u00e9llo", "ab"])"),
+       json_array(arrow::int64(), "[1, 1, 2, 1]")});
+  auto s = [] { return BoundExpr::column(0, "s", SqlType::string()); };
+  auto n = [] { return BoundExpr::column(1, "n", SqlType::bigint()); };
+  auto run = [&](sql::BoundExprPtr e) {
+    auto c = CompiledExpr::compile(*e).ValueOrDie();
+    return c->evaluate_array(*b).ValueOrDie();
+  };
+  auto fast = run(call("SUBSTRING", SqlType::string(), s(), lit_int32(2), lit_int32(3)));
+  EXPECT_TRUE(json_array(arrow::utf8(), R"(["016", null, "\u00e9ll", "b"])")->Equals(*fast))
+      << fast->ToString();
+  auto loop = run(call("SUBSTRING", SqlType::string(), s(), n(), lit_int32(3)));
+  EXPECT_TRUE(json_array(arrow::utf8(), R"(["201", null, "\u00e9ll", "ab"])")->Equals(*loop))
+      << loop->ToString();
+  auto to_end = run(call("SUBSTRING", SqlType::string(), s(), lit_int32(6)));
+  EXPECT_TRUE(json_array(arrow::utf8(), R"(["02-08", null, "", ""])")->Equals(*to_end))
+      << to_end->ToString();
+  // Start 0 acts as 1 and a negative start counts from the end (Flink): the row loop.
+  auto zero = run(call("SUBSTRING", SqlType::string(), s(), lit_int32(0), lit_int32(2)));
+  EXPECT_TRUE(json_array(arrow::utf8(), R"(["20", null, "h\u00e9", "ab"])")->Equals(*zero))
+      << zero->ToString();
+  auto negative = run(call("SUBSTRING", SqlType::string(), s(), lit_int32(-2)));
+  EXPECT_TRUE(json_array(arrow::utf8(), R"(["08", null, "lo", "ab"])")->Equals(*negative))
+      << negative->ToString();
+}
+
 }  // namespace
 }  // namespace roadpulse::exec
