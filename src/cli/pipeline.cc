@@ -335,7 +335,7 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
         spdlog::warn(
             "run: job {} aggregates or deduplicates: in worker mode each worker sees only the "
             "partitions the group gives it, so a key spread over several partitions is "
-            "aggregated separately by each worker (docs/kafka.md, 'Workers sharing a job')",
+            "aggregated separately by each worker (docs/kafka.md, 'Keyed state across workers')",
             job_options.name);
       }
     }
