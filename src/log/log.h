@@ -184,6 +184,12 @@ class LogStore {
   /// Blocks until the shard has records at or after `from`, or `timeout_ms` passes.
   virtual arrow::Status wait_for_data(std::string_view stream, ShardId shard, SequenceNumber from,
                                       int64_t timeout_ms) = 0;
+  /// Blocks until any of `positions` (shard, next sequence to read) has a visible record, one of
+  /// those shards closes, or the timeout: a reader of several shards waits once for all of them
+  /// instead of one shard at a time (which delays data arriving on the others).
+  virtual arrow::Status wait_for_any(std::string_view stream,
+                                     std::span<const std::pair<ShardId, SequenceNumber>> positions,
+                                     int64_t timeout_ms) = 0;
 
   /// Durable named consumer positions: the next sequence number `consumer` will read per shard.
   virtual arrow::Status commit_position(std::string_view consumer, std::string_view stream,

@@ -63,7 +63,8 @@ struct Stream {
   std::string dir;
   StreamMeta meta;
   std::map<int32_t, std::shared_ptr<Shard>> shards;
-  std::vector<std::pair<HashRange, Shard*>> open_shards;  // sorted by range start
+  std::shared_ptr<DataSignal> signal = std::make_shared<DataSignal>();  // shared by its shards
+  std::vector<std::pair<HashRange, Shard*>> open_shards;                // sorted by range start
   bool deleted = false;
 
   void index_open_shards() {
@@ -302,7 +303,7 @@ class LogStoreImpl final : public LogStore {
     for (const auto& c : children) {
       ARROW_ASSIGN_OR_RAISE(
           auto shard, Shard::open(fs_.get(), join_path(stream->dir, shard_dir_name(c.id)), c.id,
-                                  c.starting_sequence, shard_options_));
+                                  c.starting_sequence, options_for(*stream)));
       stream->shards[c.id.value] = std::move(shard);
     }
     ARROW_RETURN_NOT_OK(fs_->sync_dir(stream->dir));
@@ -380,6 +381,39 @@ class LogStoreImpl final : public LogStore {
     return arrow::Status::OK();
   }
 
+  arrow::Status wait_for_any(std::string_view name,
+                             std::span<const std::pair<ShardId, SequenceNumber>> positions,
+                             int64_t timeout_ms) override {
+    ARROW_ASSIGN_OR_RAISE(auto stream, find(name));
+    std::vector<std::pair<std::shared_ptr<Shard>, uint64_t>> shards;
+    {
+      std::shared_lock lock(stream->mu);
+      if (stream->deleted) return not_found(name);
+      for (const auto& [id, from] : positions) {
+        auto it = stream->shards.find(id.value);
+        if (it == stream->shards.end()) {
+          return arrow::Status::KeyError("stream '", name, "' has no shard ", id.to_string());
+        }
+        shards.emplace_back(it->second, from.value);
+      }
+    }
+    // The version is read before the shards are checked, so a record that becomes visible after
+    // a check bumps it and ends the wait: no lost wake-up.
+    DataSignal& signal = *stream->signal;
+    uint64_t version;
+    {
+      std::lock_guard lock(signal.mu);
+      version = signal.version;
+    }
+    for (const auto& [shard, from] : shards) {
+      if (shard->has_data(from)) return arrow::Status::OK();
+    }
+    std::unique_lock lock(signal.mu);
+    signal.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                       [&] { return signal.version != version; });
+    return arrow::Status::OK();
+  }
+
   arrow::Status commit_position(std::string_view consumer, std::string_view stream, ShardId shard,
                                 SequenceNumber next) override {
     if (consumer.empty() || consumer.size() > 200) {
@@ -442,6 +476,12 @@ class LogStoreImpl final : public LogStore {
     return it->second;
   }
 
+  ShardOptions options_for(const Stream& stream) const {
+    ShardOptions o = shard_options_;
+    o.signal = stream.signal;
+    return o;
+  }
+
   arrow::Result<std::shared_ptr<Shard>> find_shard(std::string_view name, ShardId id) {
     ARROW_ASSIGN_OR_RAISE(auto stream, find(name));
     std::shared_lock lock(stream->mu);
@@ -464,7 +504,7 @@ class LogStoreImpl final : public LogStore {
     for (const auto& s : stream.meta.shards) {
       ARROW_ASSIGN_OR_RAISE(
           auto shard, Shard::open(fs_.get(), join_path(stream.dir, shard_dir_name(s.id)), s.id,
-                                  s.starting_sequence, shard_options_));
+                                  s.starting_sequence, options_for(stream)));
       if (s.ending_sequence) shard->mark_closed(*s.ending_sequence);
       stream.shards[s.id.value] = std::move(shard);
     }

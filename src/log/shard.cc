@@ -450,7 +450,7 @@ void Shard::fail(const arrow::Status& status) {
   }
   pending_.clear();
   cv_.notify_all();
-  data_cv_.notify_all();
+  notify_readers();
 }
 
 uint64_t Shard::visible_sequence() const {
@@ -550,7 +550,7 @@ void Shard::run_writer(std::unique_lock<std::mutex>& lock) {
       r->done = true;
       r->cv.notify_one();
     }
-    data_cv_.notify_all();
+    notify_readers();
   }
   wake_for_roles();
 }
@@ -572,7 +572,7 @@ void Shard::run_syncer(std::unique_lock<std::mutex>& lock) {
     durable_sequence_ = target_sequence;
     synced_offset_ = target_offset;
     complete_durable();
-    data_cv_.notify_all();
+    notify_readers();
   }
   wake_for_roles();
 }
@@ -611,7 +611,7 @@ arrow::Status Shard::roll() {
     old->sealed = true;
     old->allocated = end;
     complete_durable();
-    data_cv_.notify_all();
+    notify_readers();
   }
   status = write_index(*old);
   if (!status.ok()) return finish(status);
@@ -784,6 +784,16 @@ arrow::Result<ReadResult> Shard::read(uint64_t from, int max_records, int64_t ma
   return result;
 }
 
+void Shard::notify_readers() {
+  data_cv_.notify_all();
+  if (options_.signal) options_.signal->notify();
+}
+
+bool Shard::has_data(uint64_t from) {
+  std::lock_guard lock(mu_);
+  return visible_sequence() > from || closed_ || !failed_.ok() || shut_down_;
+}
+
 void Shard::wait_for_data(uint64_t from, int64_t timeout_ms) {
   std::unique_lock lock(mu_);
   data_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
@@ -802,7 +812,7 @@ arrow::Result<uint64_t> Shard::close_for_appends() {
   lock.lock();
   if (!failed_.ok()) return failed_;
   closed_ = true;
-  data_cv_.notify_all();
+  notify_readers();
   cv_.notify_all();
   return next_sequence_;
 }
@@ -863,7 +873,7 @@ arrow::Status Shard::close() {
   cv_.wait(lock, [&] { return !writing_ && !syncing_ && !rolling_ && pending_.empty(); });
   shut_down_ = true;
   cv_.notify_all();
-  data_cv_.notify_all();
+  notify_readers();
   if (!failed_.ok()) return failed_;
   const std::shared_ptr<Segment> active = segments_.back();
   const int64_t end = active->end;

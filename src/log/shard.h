@@ -28,12 +28,28 @@
 
 namespace roadpulse::log {
 
+/// Wakes readers waiting on any shard of a stream (LogStore::wait_for_any): every shard of the
+/// stream bumps `version` when records become visible or the shard closes.
+struct DataSignal {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t version = 0;
+  void notify() {
+    {
+      std::lock_guard lock(mu);
+      ++version;
+    }
+    cv.notify_all();
+  }
+};
+
 struct ShardOptions {
   Durability durability = Durability::kFsync;
   Compression compression = Compression::kNone;
   int64_t segment_bytes = 256LL << 20;
   int64_t segment_ms = 3600LL * 1000;
   int64_t max_batch_bytes = 1LL << 20;
+  std::shared_ptr<DataSignal> signal;  // the stream's; null: none
 };
 
 /// One append request to one shard; the caller owns it and waits on it.
@@ -100,6 +116,8 @@ class Shard {
   arrow::Result<ReadResult> read(uint64_t from, int max_records, int64_t max_bytes);
   /// Blocks until a record at or after `from` is visible, the shard closes, or the timeout.
   void wait_for_data(uint64_t from, int64_t timeout_ms);
+  /// True when wait_for_data(from, ...) would return at once.
+  bool has_data(uint64_t from);
 
   /// Stops accepting appends (resharding). Returns the ending sequence: one past the last record.
   arrow::Result<uint64_t> close_for_appends();
@@ -132,6 +150,7 @@ class Shard {
   void wake_for_roles();                   // mu_ held: wake one waiter per free role
   void complete_durable();                 // mu_ held
   uint64_t visible_sequence() const;       // mu_ held
+  void notify_readers();                   // mu_ held: data_cv_ and the stream's signal
 
   FileSystem* fs_;
   const std::string dir_;

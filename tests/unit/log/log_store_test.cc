@@ -546,6 +546,47 @@ TEST(LogStoreTest, WaitForDataWakesOnAppend) {
   EXPECT_GE(std::chrono::steady_clock::now() - again, std::chrono::milliseconds(25));
 }
 
+TEST(LogStoreTest, WaitForAnyWakesOnAppendToAnyOfTheShards) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, LogStore::open(options_for(dir)));
+  ASSERT_OK(store->create_stream("s", 4));
+  RecordBatch first;
+  first.add("county-7", "first");
+  ASSERT_OK_AND_ASSIGN(auto appended, store->append("s", first.view()));
+  const ShardId target = appended[0].shard;
+  std::vector<std::pair<ShardId, SequenceNumber>> all, others;
+  for (int32_t i = 0; i < 4; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto end,
+                         store->resolve("s", ShardId{i}, StartPosition{StartKind::kLatest}));
+    all.emplace_back(ShardId{i}, end);
+    if (i != target.value) others.emplace_back(ShardId{i}, end);
+  }
+  // Nothing after the positions: the wait times out.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_OK(store->wait_for_any("s", all, 30));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(25));
+
+  // A record on the last shard of the list (not the first) ends the wait at once.
+  std::thread appender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    RecordBatch batch;
+    batch.add("county-7", "second");
+    ASSERT_OK(store->append("s", batch.view()).status());
+  });
+  t0 = std::chrono::steady_clock::now();
+  ASSERT_OK(store->wait_for_any("s", all, 10'000));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  appender.join();
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  // Already there: returns without waiting; the other shards still have nothing.
+  t0 = std::chrono::steady_clock::now();
+  ASSERT_OK(store->wait_for_any("s", all, 10'000));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_FALSE(others.empty());
+  EXPECT_NE(store->wait_for_any("nope", all, 10).message().find("nope"), std::string::npos);
+  EXPECT_FALSE(store->wait_for_any("s", {{{ShardId{9}, SequenceNumber{0}}}}, 10).ok());
+}
+
 TEST(LogStoreTest, AtTimestampAcrossSegments) {
   TempDir dir;
   LogOptions options = options_for(dir);
