@@ -808,24 +808,55 @@ arrow::Status AlertOutbox::recover() {
 }
 
 arrow::Result<bool> AlertOutbox::enqueue(Alert alert) {
-  std::unique_lock lock(mutex_);
-  if (alert.created_ms == 0) alert.created_ms = wall_ms();
-  alert.id = alert_id(alert.rule, alert.dedup_key);
-  if (dedup_.count(dedup_entry(alert))) {
-    ++counters_.duplicates;
-    return false;
+  std::vector<Alert> one;
+  one.push_back(std::move(alert));
+  ARROW_ASSIGN_OR_RAISE(int64_t appended, enqueue_batch(std::move(one)));
+  return appended > 0;
+}
+
+arrow::Result<int64_t> AlertOutbox::enqueue_batch(std::vector<Alert> alerts) {
+  // Enqueuers are serialized by enqueue_mutex_, so the dedup set cannot change between the check
+  // and the append; mutex_ is not held across the durable append, so dispatchers reporting
+  // deliveries (and list()) never wait for an fsync.
+  std::lock_guard enqueue_lock(enqueue_mutex_);
+  const int64_t now = wall_ms();
+  std::vector<Alert> fresh;
+  int64_t duplicates = 0;
+  {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> batch_keys;
+    for (auto& alert : alerts) {
+      if (alert.created_ms == 0) alert.created_ms = now;
+      alert.id = alert_id(alert.rule, alert.dedup_key);
+      std::string key = dedup_entry(alert);
+      if (dedup_.count(key) || !batch_keys.insert(std::move(key)).second) {
+        ++duplicates;
+        continue;
+      }
+      alert.channels = config_.route(alert);
+      fresh.push_back(std::move(alert));
+    }
+    counters_.duplicates += duplicates;
   }
-  alert.channels = config_.route(alert);
-  const std::string data = alert_json(alert);
-  log::AppendRecord record{"alerts", data, std::nullopt};
-  ARROW_RETURN_NOT_OK(log_->append(options_.stream, std::span(&record, 1)).status());
-  dedup_.insert(dedup_entry(alert));
-  counters_.pending += static_cast<int64_t>(alert.channels.size());
-  ++counters_.enqueued;
-  record_status(alert);
-  lock.unlock();
+  if (fresh.empty()) return 0;
+  std::vector<std::string> data;
+  std::vector<log::AppendRecord> records;
+  data.reserve(fresh.size());
+  records.reserve(fresh.size());
+  for (const auto& alert : fresh) data.push_back(alert_json(alert));
+  for (const auto& d : data) records.push_back({"alerts", d, std::nullopt});
+  ARROW_RETURN_NOT_OK(log_->append(options_.stream, records).status());
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& alert : fresh) {
+      dedup_.insert(dedup_entry(alert));
+      counters_.pending += static_cast<int64_t>(alert.channels.size());
+      ++counters_.enqueued;
+      record_status(alert);
+    }
+  }
   changed_.notify_all();
-  return true;
+  return static_cast<int64_t>(fresh.size());
 }
 
 arrow::Status AlertOutbox::start() {

@@ -163,6 +163,10 @@ class AlertOutbox {
   /// Routes and durably appends the alert. Returns false (and appends nothing) when an alert
   /// with the same rule and dedup key is already in the outbox.
   arrow::Result<bool> enqueue(Alert alert);
+  /// Routes and durably appends every alert not already in the outbox (nor earlier in `alerts`)
+  /// with one log append: a sink's batch costs one durable write, not one per alert. Returns how
+  /// many were appended.
+  arrow::Result<int64_t> enqueue_batch(std::vector<Alert> alerts);
 
   /// Starts one dispatcher thread per configured channel (idempotent).
   arrow::Status start();
@@ -191,6 +195,7 @@ class AlertOutbox {
   OutboxOptions options_;
   ChannelFactory factory_;
 
+  std::mutex enqueue_mutex_;  // one enqueuer at a time (dedup check + append), without mutex_
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::set<std::string> dedup_;  // rule + '\x1f' + dedup key

@@ -345,6 +345,25 @@ TEST_F(OutboxTest, RetriesUntilDeliveredInOrder) {
   EXPECT_EQ(c.pending, 0);
 }
 
+TEST_F(OutboxTest, BatchIsOneAppendDeduplicatedAndDeliveredInOrder) {
+  ASSERT_OK_AND_ASSIGN(auto outbox, open_outbox());
+  ASSERT_OK(outbox->enqueue(make_alert("r", "a", {})).status());
+  ASSERT_OK_AND_ASSIGN(auto before, log_->resolve("__alerts_outbox", log::ShardId{0},
+                                                  log::StartPosition{log::StartKind::kLatest}));
+  std::vector<Alert> batch;
+  for (const char* key : {"a", "b", "c", "b", "d"}) batch.push_back(make_alert("r", key, {}));
+  ASSERT_OK_AND_ASSIGN(int64_t appended, outbox->enqueue_batch(std::move(batch)));
+  EXPECT_EQ(appended, 3);  // "a" was enqueued before, the second "b" repeats the first
+  EXPECT_EQ(outbox->counters().duplicates, 2);
+  ASSERT_OK_AND_ASSIGN(auto after, log_->resolve("__alerts_outbox", log::ShardId{0},
+                                                 log::StartPosition{log::StartKind::kLatest}));
+  EXPECT_EQ(after.value - before.value, 3u);
+  ASSERT_OK(outbox->start());
+  ASSERT_TRUE(outbox->wait_idle(10'000));
+  std::lock_guard lock(receiver_.mutex);
+  EXPECT_THAT(receiver_.delivered, ElementsAre("a", "b", "c", "d"));
+}
+
 TEST_F(OutboxTest, DeduplicatesByRuleAndKeyAcrossRestarts) {
   {
     ASSERT_OK_AND_ASSIGN(auto outbox, open_outbox());
