@@ -179,4 +179,9 @@ def test_demo_runs_the_whole_pipeline_and_reports(roadpulse_bin, tmp_path):
     assert "raw archive  5000 records" in out
     severe = int(out.split("processed    ")[1].split()[0])
     assert severe > 0
-    assert f"alerts       {severe} fired, {severe} delivered" in out
+    fired, delivered = re.search(r"alerts +(\d+) fired, (\d+) delivered", out).groups()
+    by_rule = re.search(r"(\d+) severe_accident, (\d+) accident_cluster \(30 s windows", out)
+    assert by_rule, out
+    assert int(by_rule.group(1)) == severe
+    assert int(fired) == int(delivered) == severe + int(by_rule.group(2))
+    assert (tmp_path / "demo" / "demo-pipeline.sql").exists()
