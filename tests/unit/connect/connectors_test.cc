@@ -145,6 +145,22 @@ TEST_F(ConnectorsTest, UnknownOptionsAreRefused) {
   EXPECT_RAISES_WITH_MESSAGE_THAT(Invalid, testing::HasSubstr("scan.stream.inipos"), st);
 }
 
+TEST_F(ConnectorsTest, KafkaHashKeyPartitionerNeedsKeyFields) {
+  // Refused while planning, before any broker is contacted.
+  const std::string sink =
+      "CREATE TABLE gen (a STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '1');\n"
+      "CREATE TABLE k (a STRING) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', "
+      "'properties.bootstrap.servers' = '127.0.0.1:1', ";
+  auto st = run(sink + "'sink.partitioner' = 'hash-key');\nINSERT INTO k SELECT a FROM gen;");
+  EXPECT_RAISES_WITH_MESSAGE_THAT(
+      Invalid, testing::HasSubstr("'sink.partitioner' = 'hash-key' needs 'key.fields'"), st);
+  st = run(
+      "CREATE TABLE k2 (a STRING) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', "
+      "'properties.bootstrap.servers' = '127.0.0.1:1', 'sink.partitioner' = 'murmur');\n"
+      "INSERT INTO k2 SELECT a FROM gen;");
+  EXPECT_RAISES_WITH_MESSAGE_THAT(Invalid, testing::HasSubstr("round-robin or hash-key"), st);
+}
+
 TEST_F(ConnectorsTest, FilesystemPartitionedRoundTripAndLineNumbers) {
   const std::string root = (dir_ / "fs").string();
   ASSERT_OK(run(R"(
