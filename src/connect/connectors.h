@@ -76,7 +76,7 @@ class RecordEncoder {
   virtual void encode_row(const arrow::RecordBatch& batch, int64_t row, std::string* out) = 0;
 };
 
-/// The format named by 'format' (json or csv; "raw" is not supported yet). Marks the format's
+/// The format named by 'format' (json, csv, or raw: one STRING column). Marks the format's
 /// options as known in `reader`.
 arrow::Result<std::unique_ptr<RecordDecoder>> make_decoder(OptionReader& reader,
                                                            const exec::SourceSpec& spec);

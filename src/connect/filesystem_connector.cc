@@ -5,7 +5,8 @@
 // starting with '.' or '_' as Flink does). Partition directories `key=value` fill the table's
 // PARTITIONED BY columns. An undecodable record fails the job naming the file and line, unless
 // the format's ignore-parse-errors option is set. csv: the roadpulse option
-// 'csv.ignore-first-line' skips each file's header.
+// 'csv.ignore-first-line' skips each file's header. Checkpoints record the next record to read
+// (file name + record index), so a resumed job continues there: exactly once.
 // Sink: 'path' is a directory; rows go to `part-<job uuid>-<n>.<format>` files, written under a
 // hidden in-progress name (rolling at 'sink.rolling-policy.file-size' and at every checkpoint)
 // and renamed into place when their checkpoint completes (or the job ends), so readers never see
@@ -17,9 +18,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -103,9 +106,27 @@ class FileSource final : public exec::Source {
   std::string name() const override { return "filesystem:" + root_.string(); }
   bool bounded() const override { return true; }
 
-  arrow::Status open(const exec::OperatorContext&) override {
+  arrow::Status open(const exec::OperatorContext& context) override {
     ARROW_ASSIGN_OR_RAISE(files_, list_files(root_));
+    if (context.restored_state) ARROW_RETURN_NOT_OK(restore(context.restored_state->ToString()));
     return arrow::Status::OK();
+  }
+
+  // The next record to read: the file (relative to 'path', files being read in name order) and
+  // the record's index in it. Text, one field a line: magic + version, index, record, file.
+  arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t) override {
+    size_t file = file_;
+    size_t record = 0;
+    if (loaded_ && record_ < records_.size()) {
+      file = file_ - 1;  // the loaded file is not finished
+      record = record_;
+    } else if (skip_until_) {
+      record = *skip_until_;  // restored, not loaded yet
+    }
+    std::string relative;
+    if (file < files_.size()) relative = files_[file].lexically_relative(root_).generic_string();
+    return arrow::Buffer::FromString(
+        fmt::format("{} 1\n{}\n{}\n{}\n", kPositionMagic, file, record, relative));
   }
 
   arrow::Result<exec::SourceChunk> next(int64_t) override {
@@ -116,6 +137,10 @@ class FileSource final : public exec::Source {
         return chunk;
       }
       ARROW_RETURN_NOT_OK(load(files_[file_++]));
+      if (skip_until_) {
+        record_ = std::max(record_, std::min(*skip_until_, records_.size()));
+        skip_until_.reset();
+      }
     }
     const size_t end = std::min(records_.size(), record_ + size_t(batch_rows_));
     std::span<const std::string_view> slice(records_.data() + record_, end - record_);
@@ -136,7 +161,41 @@ class FileSource final : public exec::Source {
   exec::SourceMetrics metrics() const override { return {read_, rejected_}; }
 
  private:
+  static constexpr const char* kPositionMagic = "filesystem-position";
+
+  arrow::Status restore(const std::string& position) {
+    std::istringstream in(position);
+    std::string magic, version, index_text, record_text, relative;
+    std::getline(in, magic);
+    std::getline(in, index_text);
+    std::getline(in, record_text);
+    std::getline(in, relative);
+    size_t record = 0;
+    const auto parsed =
+        std::from_chars(record_text.data(), record_text.data() + record_text.size(), record);
+    if (magic != std::string(kPositionMagic) + " 1" || index_text.empty() ||
+        parsed.ec != std::errc() || parsed.ptr != record_text.data() + record_text.size()) {
+      return arrow::Status::Invalid(name(), ": malformed checkpoint position");
+    }
+    if (relative.empty()) {  // every file was read
+      file_ = files_.size();
+      return arrow::Status::OK();
+    }
+    // Found by name, so files added or removed before it do not shift the position.
+    for (size_t i = 0; i < files_.size(); ++i) {
+      if (files_[i].lexically_relative(root_).generic_string() == relative) {
+        file_ = i;
+        if (record > 0) skip_until_ = record;
+        return arrow::Status::OK();
+      }
+    }
+    return arrow::Status::Invalid(
+        name(), ": the checkpoint's position is in file '", relative,
+        "', which is no longer there; delete the pipeline's checkpoints to read from the start");
+  }
+
   arrow::Status load(const fs::path& file) {
+    loaded_ = true;
     current_ = file;
     ARROW_ASSIGN_OR_RAISE(buffer_, read_file(file));
     records_.clear();
@@ -189,6 +248,8 @@ class FileSource final : public exec::Source {
   std::vector<std::string_view> records_;
   std::vector<int64_t> lines_;
   size_t record_ = 0;
+  bool loaded_ = false;
+  std::optional<size_t> skip_until_;  // restored: records of the next file already read
   std::map<std::string, std::string> partitions_;
   int64_t read_ = 0;
   int64_t rejected_ = 0;

@@ -1,4 +1,4 @@
-// Record formats of the connectors: Flink's `json` (exec's decoder/encoder) and `csv`.
+// Record formats of the connectors: Flink's `json` (exec's decoder/encoder), `csv` and `raw`.
 
 #include <charconv>
 #include <cmath>
@@ -40,6 +40,42 @@ class JsonRecordEncoder final : public RecordEncoder {
  private:
   std::unique_ptr<exec::JsonEncoder> encoder_;
 };
+
+// Flink's `raw` format: the table has one STRING column and each record is its value, bytes as
+// they are (no quoting, no framing). Exec's late-row side stream writes JSON text through it.
+class RawRecordDecoder final : public RecordDecoder {
+ public:
+  explicit RawRecordDecoder(std::shared_ptr<arrow::Schema> schema) : schema_(std::move(schema)) {}
+  arrow::Result<exec::DecodedBatch> decode(std::span<const std::string_view> records) override {
+    arrow::StringBuilder builder;
+    for (auto r : records) ARROW_RETURN_NOT_OK(builder.Append(r));
+    ARROW_ASSIGN_OR_RAISE(auto array, builder.Finish());
+    exec::DecodedBatch out;
+    out.batch = arrow::RecordBatch::Make(schema_, int64_t(records.size()), {std::move(array)});
+    return out;
+  }
+  bool ignore_parse_errors() const override { return false; }
+
+ private:
+  std::shared_ptr<arrow::Schema> schema_;
+};
+
+class RawRecordEncoder final : public RecordEncoder {
+ public:
+  void encode_row(const arrow::RecordBatch& batch, int64_t row, std::string* out) override {
+    const auto& column = static_cast<const arrow::StringArray&>(*batch.column(0));
+    if (column.IsValid(row)) out->append(column.GetView(row));
+  }
+};
+
+arrow::Status check_raw_schema(const arrow::Schema& schema) {
+  if (schema.num_fields() != 1 || schema.field(0)->type()->id() != arrow::Type::STRING) {
+    return arrow::Status::Invalid(
+        "format 'raw' needs exactly one physical column of type STRING, the table has ",
+        schema.ToString(false));
+  }
+  return arrow::Status::OK();
+}
 
 struct CsvOptions {
   char delimiter = ',';
@@ -336,7 +372,12 @@ arrow::Result<std::unique_ptr<RecordDecoder>> make_decoder(OptionReader& reader,
     return std::make_unique<CsvRecordDecoder>(std::move(options), spec.read_schema,
                                               std::move(positions));
   }
-  return arrow::Status::NotImplemented("format '", format, "' (supported: json, csv)");
+  if (format == "raw") {
+    ARROW_RETURN_NOT_OK(check_raw_schema(*spec.table->physical_schema().to_arrow()));
+    ARROW_RETURN_NOT_OK(check_raw_schema(*spec.read_schema));
+    return std::make_unique<RawRecordDecoder>(spec.read_schema);
+  }
+  return arrow::Status::NotImplemented("format '", format, "' (supported: json, csv, raw)");
 }
 
 arrow::Result<std::unique_ptr<RecordEncoder>> make_encoder(
@@ -352,13 +393,18 @@ arrow::Result<std::unique_ptr<RecordEncoder>> make_encoder(
     ARROW_ASSIGN_OR_RAISE(auto options, csv_options(reader));
     return std::make_unique<CsvRecordEncoder>(std::move(options));
   }
-  return arrow::Status::NotImplemented("format '", format, "' (supported: json, csv)");
+  if (format == "raw") {
+    ARROW_RETURN_NOT_OK(check_raw_schema(*schema));
+    return std::make_unique<RawRecordEncoder>();
+  }
+  return arrow::Status::NotImplemented("format '", format, "' (supported: json, csv, raw)");
 }
 
 arrow::Status split_records(std::string_view format, std::string_view buffer,
                             std::vector<std::string_view>* records, std::vector<int64_t>* lines) {
   if (format == "json") return exec::split_json_objects(buffer, records, lines);
-  // CSV: records end at a newline outside quotes; empty lines are skipped.
+  // CSV: records end at a newline outside quotes; raw: at every newline. Empty lines are skipped.
+  const bool quoting = format != "raw";
   int64_t line = 1;
   size_t start = 0;
   int64_t start_line = 1;
@@ -366,7 +412,7 @@ arrow::Status split_records(std::string_view format, std::string_view buffer,
   for (size_t i = 0; i <= buffer.size(); ++i) {
     const bool end = i == buffer.size();
     const char c = end ? '\n' : buffer[i];
-    if (c == '"') quoted = !quoted;
+    if (c == '"' && quoting) quoted = !quoted;
     if (c == '\n' && (!quoted || end)) {
       std::string_view record = buffer.substr(start, i - start);
       if (!record.empty() && record.back() == '\r') record.remove_suffix(1);

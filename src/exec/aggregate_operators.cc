@@ -36,6 +36,20 @@ arrow::Status take_event_time_header(std::string_view& in, const std::string& na
   return arrow::Status::OK();
 }
 
+// Hands the rows an operator dropped to the job's late-row side output (when it has one).
+arrow::Status report_late(LateRowOutput* output, const std::string& name, int64_t watermark,
+                          const arrow::RecordBatch& batch, const std::vector<int64_t>& no_time,
+                          const std::vector<int64_t>& behind) {
+  if (!output) return arrow::Status::OK();
+  if (!no_time.empty()) {
+    ARROW_RETURN_NOT_OK(output->late_rows(name, "null-rowtime", watermark, batch, no_time));
+  }
+  if (!behind.empty()) {
+    ARROW_RETURN_NOT_OK(output->late_rows(name, "behind-watermark", watermark, batch, behind));
+  }
+  return arrow::Status::OK();
+}
+
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -154,6 +168,7 @@ arrow::Result<std::unique_ptr<WindowAggregateOperator>> WindowAggregateOperator:
   std::unique_ptr<WindowAggregateOperator> op(new WindowAggregateOperator());
   ARROW_ASSIGN_OR_RAISE(auto r, resolve(node));
   op->window_ = *node.window;
+  op->proctime_ = node.window->proctime;
   op->keys_ = node.group_keys;
   op->key_types_ = std::move(r.key_types);
   op->specs_ = std::move(r.specs);
@@ -219,6 +234,7 @@ void WindowAggregateOperator::add_pending_ends(int64_t s) {
 }
 
 arrow::Status WindowAggregateOperator::open(const OperatorContext& context) {
+  late_output_ = context.late_output;
   if (!context.restored_state) return arrow::Status::OK();
   std::string_view in = state_bytes(context.restored_state);
   ARROW_RETURN_NOT_OK(take_event_time_header(in, name_, &watermark_, &late_));
@@ -281,20 +297,21 @@ arrow::Status WindowAggregateOperator::process_batch(int, std::shared_ptr<arrow:
   }
   if (uniform) return add_rows(first_end, *batch);
   std::map<int64_t, std::vector<int64_t>> rows_by_slice;
-  int64_t late = 0;
+  std::vector<int64_t> no_time, behind;
   for (int64_t r = 0; r < n; ++r) {
     if (ts->IsNull(r)) {
-      ++late;  // no event time: no window
+      no_time.push_back(r);  // no event time: no window
       continue;
     }
     const int64_t s = slice_end(t[r]);
     if (last_window_end(s) - 1 <= watermark_) {
-      ++late;
+      behind.push_back(r);
       continue;
     }
     rows_by_slice[s].push_back(r);
   }
-  late_ += late;
+  late_ += int64_t(no_time.size() + behind.size());
+  ARROW_RETURN_NOT_OK(report_late(late_output_, name_, watermark_, *batch, no_time, behind));
   for (const auto& [s, rows] : rows_by_slice) {
     if (int64_t(rows.size()) == n) {
       ARROW_RETURN_NOT_OK(add_rows(s, *batch));
@@ -361,15 +378,37 @@ arrow::Status WindowAggregateOperator::fire(int64_t e, Collector& out) {
   return arrow::Status::OK();
 }
 
-arrow::Status WindowAggregateOperator::on_watermark(Watermark watermark, Collector& out) {
-  if (watermark.micros <= watermark_) return arrow::Status::OK();
-  watermark_ = watermark.micros;
+arrow::Status WindowAggregateOperator::advance(int64_t time, Collector& out) {
+  watermark_ = time;
   while (!pending_ends_.empty() && *pending_ends_.begin() - 1 <= watermark_) {
     const int64_t e = *pending_ends_.begin();
     pending_ends_.erase(pending_ends_.begin());
     ARROW_RETURN_NOT_OK(fire(e, out));
   }
+  return arrow::Status::OK();
+}
+
+arrow::Status WindowAggregateOperator::on_watermark(Watermark watermark, Collector& out) {
+  // Processing-time windows ignore event time; the end of a bounded input closes them all.
+  if (proctime_ && watermark.micros != Watermark::kMax) return out.emit_watermark(watermark);
+  if (watermark.micros <= watermark_) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(advance(watermark.micros, out));
   return out.emit_watermark(watermark);
+}
+
+arrow::Status WindowAggregateOperator::on_tick(int64_t now, Collector& out) {
+  // A window [start, end) on processing time fires once the clock reaches end, input or not.
+  if (!proctime_ || now - 1 <= watermark_) return arrow::Status::OK();
+  return advance(now - 1, out);
+}
+
+arrow::Status WindowAggregateOperator::close(bool end_of_data, Collector& out) {
+  // A bounded input without a WATERMARK sends no final watermark: close processing-time
+  // windows here, so every row is counted.
+  if (end_of_data && proctime_ && watermark_ != Watermark::kMax) {
+    return advance(Watermark::kMax, out);
+  }
+  return arrow::Status::OK();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,15 +482,22 @@ arrow::Status SessionWindowOperator::add(const std::shared_ptr<arrow::RecordBatc
   if (!ts) return arrow::Status::Invalid(name_, ": the time column is not a timestamp");
   std::vector<int64_t> keep;
   keep.reserve(size_t(batch.num_rows()));
-  int64_t late = 0;
+  std::vector<int64_t> no_time, behind;
   for (int64_t r = 0; r < batch.num_rows(); ++r) {
-    if (ts->IsNull(r) || !insert(partition_of(batch, r), ts->Value(r), check_late)) {
-      ++late;
+    if (ts->IsNull(r)) {
+      no_time.push_back(r);
+      continue;
+    }
+    if (!insert(partition_of(batch, r), ts->Value(r), check_late)) {
+      behind.push_back(r);
       continue;
     }
     keep.push_back(r);
   }
-  late_ += late;
+  late_ += int64_t(no_time.size() + behind.size());
+  if (check_late) {
+    ARROW_RETURN_NOT_OK(report_late(late_output_, name_, watermark_, batch, no_time, behind));
+  }
   if (keep.empty()) return arrow::Status::OK();
   if (int64_t(keep.size()) == batch.num_rows()) {
     buffer_.push_back(rows);
@@ -554,6 +600,7 @@ arrow::Status SessionWindowOperator::on_watermark(Watermark watermark, Collector
 }
 
 arrow::Status SessionWindowOperator::open(const OperatorContext& context) {
+  late_output_ = context.late_output;
   if (!context.restored_state) return arrow::Status::OK();
   std::string_view in = state_bytes(context.restored_state);
   ARROW_RETURN_NOT_OK(take_event_time_header(in, name_, &watermark_, &late_));
@@ -747,10 +794,10 @@ arrow::Status DeduplicateOperator::add(const std::shared_ptr<arrow::RecordBatch>
   const auto* ts = time_array(*batch, time_column_);
   if (!ts) return arrow::Status::Invalid(name_, ": the order column is not a timestamp");
   std::string key;
-  int64_t late = 0;
+  std::vector<int64_t> no_time, behind;
   for (int64_t r = 0; r < batch->num_rows(); ++r) {
     if (ts->IsNull(r)) {
-      ++late;
+      no_time.push_back(r);
       continue;
     }
     key.clear();
@@ -758,7 +805,7 @@ arrow::Status DeduplicateOperator::add(const std::shared_ptr<arrow::RecordBatch>
     if (emitted_.count(key)) continue;  // its first row is out already
     const int64_t t = ts->Value(r);
     if (check_late && t <= watermark_) {
-      ++late;
+      behind.push_back(r);
       continue;
     }
     auto it = pending_.find(key);
@@ -768,7 +815,10 @@ arrow::Status DeduplicateOperator::add(const std::shared_ptr<arrow::RecordBatch>
       it->second = Candidate{t, batch, r};
     }
   }
-  late_ += late;
+  late_ += int64_t(no_time.size() + behind.size());
+  if (check_late) {
+    ARROW_RETURN_NOT_OK(report_late(late_output_, name_, watermark_, *batch, no_time, behind));
+  }
   return arrow::Status::OK();
 }
 
@@ -837,6 +887,7 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> DeduplicateOperator::snapshot_stat
 }
 
 arrow::Status DeduplicateOperator::open(const OperatorContext& context) {
+  late_output_ = context.late_output;
   if (!context.restored_state) return arrow::Status::OK();
   std::string_view in = state_bytes(context.restored_state);
   ARROW_RETURN_NOT_OK(take_event_time_header(in, name_, &watermark_, &late_));

@@ -47,6 +47,9 @@ class WindowAggregateOperator final : public Operator {
   arrow::Status process_batch(int input, std::shared_ptr<arrow::RecordBatch> batch,
                               Collector& out) override;
   arrow::Status on_watermark(Watermark watermark, Collector& out) override;
+  /// Processing-time windows fire here, when the wall clock passes their end.
+  arrow::Status on_tick(int64_t now_micros, Collector& out) override;
+  arrow::Status close(bool end_of_data, Collector& out) override;
   arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_state(int64_t checkpoint_id) override;
   OperatorMetrics metrics() const override;
 
@@ -55,6 +58,8 @@ class WindowAggregateOperator final : public Operator {
 
  private:
   WindowAggregateOperator() = default;
+  // Fires every window ending at or before `time` + 1 (time = a watermark or the clock - 1).
+  arrow::Status advance(int64_t time, Collector& out);
   int64_t slice_end(int64_t t) const;
   int64_t last_window_end(int64_t slice_end) const;
   void add_pending_ends(int64_t slice_end);
@@ -71,8 +76,10 @@ class WindowAggregateOperator final : public Operator {
   std::shared_ptr<arrow::Schema> output_schema_;
   std::map<int64_t, std::unique_ptr<GroupTable>> slices_;  // by slice end
   std::set<int64_t> pending_ends_;                         // windows not fired yet
+  bool proctime_ = false;  // on PROCTIME(): watermark_ follows the wall clock (on_tick)
   int64_t watermark_ = Watermark::kMin;
   std::atomic<int64_t> late_{0};
+  LateRowOutput* late_output_ = nullptr;  // the job's late-row side output, if any
 };
 
 class SessionWindowOperator final : public Operator {
@@ -111,6 +118,7 @@ class SessionWindowOperator final : public Operator {
   std::vector<std::shared_ptr<arrow::RecordBatch>> buffer_;         // rows of open sessions
   int64_t watermark_ = Watermark::kMin;
   std::atomic<int64_t> late_{0};
+  LateRowOutput* late_output_ = nullptr;  // the job's late-row side output, if any
 };
 
 class GroupAggregateOperator final : public Operator {
@@ -171,6 +179,7 @@ class DeduplicateOperator final : public Operator {
   std::unordered_set<std::string> emitted_;
   int64_t watermark_ = Watermark::kMin;
   std::atomic<int64_t> late_{0};
+  LateRowOutput* late_output_ = nullptr;  // the job's late-row side output, if any
 };
 
 /// ORDER BY [LIMIT] of a bounded input: keeps every row, sorts them at the end of the input

@@ -646,6 +646,7 @@ std::string date_to_string(int64_t days) {
 
 class Compiler {
  public:
+  explicit Compiler(const EvalContext* context) : context_(context) {}
   arrow::Result<NodePtr> compile(const BoundExpr& e) {
     auto type = e.type.to_arrow();
     switch (e.kind) {
@@ -678,6 +679,8 @@ class Compiler {
   }
 
  private:
+  const EvalContext* context_;
+
   static NodePtr arrow_call(std::shared_ptr<arrow::DataType> type, std::string fn, NodePtr a,
                             std::shared_ptr<cp::FunctionOptions> options = nullptr) {
     std::vector<NodePtr> args;
@@ -1131,6 +1134,22 @@ class Compiler {
         f == "CURRENT_ROW_TIMESTAMP") {
       Kernel k = [type](std::vector<arrow::Datum>&, int64_t) -> arrow::Result<arrow::Datum> {
         return arrow::Datum(std::make_shared<arrow::TimestampScalar>(now_micros(), type));
+      };
+      return NodePtr(std::make_unique<KernelNode>(type, f, std::vector<NodePtr>{}, std::move(k)));
+    }
+    if (f == "CURRENT_WATERMARK") {
+      // Read at evaluation time: the watermark the operator has seen before this batch,
+      // truncated to the result's millisecond precision.
+      const EvalContext* context = context_;
+      Kernel k = [type, context](std::vector<arrow::Datum>&,
+                                 int64_t) -> arrow::Result<arrow::Datum> {
+        const int64_t wm = context ? context->watermark : std::numeric_limits<int64_t>::min();
+        if (wm == std::numeric_limits<int64_t>::min() ||
+            wm == std::numeric_limits<int64_t>::max()) {
+          return arrow::Datum(arrow::MakeNullScalar(type));
+        }
+        return arrow::Datum(
+            std::make_shared<arrow::TimestampScalar>(floor_div(wm, 1000) * 1000, type));
       };
       return NodePtr(std::make_unique<KernelNode>(type, f, std::vector<NodePtr>{}, std::move(k)));
     }
@@ -1708,9 +1727,10 @@ arrow::Status ensure_compute_kernels() {
   return status;
 }
 
-arrow::Result<std::unique_ptr<CompiledExpr>> CompiledExpr::compile(const sql::BoundExpr& expr) {
+arrow::Result<std::unique_ptr<CompiledExpr>> CompiledExpr::compile(const sql::BoundExpr& expr,
+                                                                   const EvalContext* context) {
   ARROW_RETURN_NOT_OK(ensure_compute_kernels());
-  Compiler compiler;
+  Compiler compiler(context);
   auto root = compiler.compile(expr);
   if (!root.ok()) {
     return root.status().WithMessage(root.status().message(), " (in ", expr.to_string(), ")");

@@ -8,6 +8,8 @@
 // run our own row loops (CAST from strings, LIKE, SPLIT_INDEX, DATE_FORMAT with Java patterns,
 // SUBSTRING, REGEXP_EXTRACT, TIMESTAMPADD/DIFF, ...). Flink wins where the two disagree.
 
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -19,10 +21,20 @@
 
 namespace roadpulse::exec {
 
+/// What an expression may read from the operator evaluating it, besides the batch. The operator
+/// owns it, keeps it up to date and outlives the expressions compiled against it.
+struct EvalContext {
+  /// The operator's current input watermark in epoch micros (CURRENT_WATERMARK);
+  /// std::numeric_limits<int64_t>::min() before the first one.
+  int64_t watermark = std::numeric_limits<int64_t>::min();
+};
+
 class CompiledExpr {
  public:
   /// Checks every node is supported and prepares constant arguments (regexes, LIKE patterns).
-  static arrow::Result<std::unique_ptr<CompiledExpr>> compile(const sql::BoundExpr& expr);
+  /// `context` (may be null: CURRENT_WATERMARK is then NULL) is read at every evaluation.
+  static arrow::Result<std::unique_ptr<CompiledExpr>> compile(const sql::BoundExpr& expr,
+                                                              const EvalContext* context = nullptr);
   virtual ~CompiledExpr() = default;
 
   /// The result type (expr.type.to_arrow()).

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <arrow/array.h>
@@ -16,6 +17,7 @@
 #include "exec/checkpoint_coordinator.h"
 #include "exec/expression.h"
 #include "exec/join_operators.h"
+#include "exec/late_records.h"
 #include "exec/operators.h"
 #include "exec/watermark.h"
 
@@ -84,6 +86,8 @@ class Chain {
     }
     return links_[0].emit(std::move(batch));
   }
+  /// A watermark into the chain's first operator (a chain without a scan at its head).
+  arrow::Status push_watermark(Watermark watermark) { return links_[0].emit_watermark(watermark); }
   int64_t late_records() const {
     int64_t n = 0;
     for (const auto& op : ops_) n += op->metrics().late_records;
@@ -132,6 +136,142 @@ class Chain {
   std::vector<std::unique_ptr<Operator>> ops_;
   std::vector<Link> links_;
   std::string key_;
+};
+
+// The operators from a stateful node whose input is a UNION ALL of several scans (a GROUP BY, a
+// window, a deduplication, ORDER BY) up to the sink: one chain fed by the chains of every input,
+// each running on its own source's thread, serialized by a mutex. Its watermark is the minimum
+// over the inputs (Flink's multi-input watermark): an idle input is left out unless all are, an
+// input at its end counts as +infinity, and it only moves forward.
+class UnionTail {
+ public:
+  explicit UnionTail(int inputs) : inputs_(size_t(inputs)), open_inputs_(inputs) {}
+  /// The chain is planned after the inputs' chains (which hold this tail already).
+  void set_chain(std::unique_ptr<Chain> chain) { chain_ = std::move(chain); }
+
+  arrow::Status push(std::shared_ptr<arrow::RecordBatch> batch) {
+    std::lock_guard lock(mutex_);
+    return chain_->push(std::move(batch));
+  }
+  arrow::Status watermark(int input, Watermark w) {
+    std::lock_guard lock(mutex_);
+    Input& in = inputs_.at(size_t(input));
+    in.idle = w.idle;
+    in.watermark = std::max(in.watermark, w.micros);
+    return advance();
+  }
+  arrow::Status tick(int64_t now) {
+    std::lock_guard lock(mutex_);
+    return chain_->tick(now);
+  }
+  // Closes the chain when the last input closes (`end_of_data` when every input ended).
+  arrow::Status close_input(int input, bool end_of_data) {
+    std::lock_guard lock(mutex_);
+    Input& in = inputs_.at(size_t(input));
+    if (in.closed) return arrow::Status::OK();
+    in.closed = true;
+    all_ended_ = all_ended_ && end_of_data;
+    if (end_of_data) {
+      in.watermark = Watermark::kMax;
+      in.idle = false;
+      ARROW_RETURN_NOT_OK(advance());
+    }
+    if (--open_inputs_ > 0) return arrow::Status::OK();
+    return chain_->close(all_ended_);
+  }
+
+  arrow::Status open(const OperatorContext& context, const std::string& key,
+                     const CheckpointManifest* restored) {
+    if (restored) {
+      if (const auto* part = restored->find(part_key(key))) {
+        ARROW_RETURN_NOT_OK(restore(part->data->ToString()));
+      }
+    }
+    return chain_->open(context, key, restored);
+  }
+  // The chain's operators' state and the inputs' watermarks; called while every source thread
+  // is paused.
+  arrow::Status snapshot(int64_t checkpoint_id, const std::string& key,
+                         std::vector<CheckpointPart>* parts) {
+    std::lock_guard lock(mutex_);
+    std::string state = fmt::format("{} {}", emitted_, inputs_.size());
+    for (const auto& in : inputs_) state += fmt::format(" {}", in.watermark);
+    parts->push_back({part_key(key), "UnionAll", arrow::Buffer::FromString(std::move(state))});
+    return chain_->snapshot(checkpoint_id, parts);
+  }
+  arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) {
+    std::lock_guard lock(mutex_);
+    return chain_->notify_checkpoint_complete(checkpoint_id);
+  }
+  int64_t late_records() const { return chain_->late_records(); }
+  std::string describe() const { return chain_->describe(); }
+
+ private:
+  struct Input {
+    int64_t watermark = Watermark::kMin;
+    bool idle = false;
+    bool closed = false;
+  };
+  static std::string part_key(const std::string& key) { return "union/" + key; }
+
+  arrow::Status restore(const std::string& state) {
+    std::istringstream in(state);
+    size_t n = 0;
+    in >> emitted_ >> n;
+    if (!in || n != inputs_.size()) {
+      return arrow::Status::Invalid("UNION ALL state has ", n, " inputs, the job ", inputs_.size());
+    }
+    for (auto& input : inputs_) in >> input.watermark;
+    if (!in) return arrow::Status::Invalid("malformed UNION ALL state '", state, "'");
+    return arrow::Status::OK();
+  }
+
+  arrow::Status advance() {
+    int64_t active_min = Watermark::kMax;
+    int64_t idle_max = Watermark::kMin;
+    bool any_active = false;
+    for (const auto& in : inputs_) {
+      if (in.idle) {
+        idle_max = std::max(idle_max, in.watermark);
+      } else {
+        any_active = true;
+        active_min = std::min(active_min, in.watermark);
+      }
+    }
+    const int64_t combined = any_active ? active_min : idle_max;
+    if (combined <= emitted_) return arrow::Status::OK();
+    emitted_ = combined;
+    return chain_->push_watermark(Watermark{combined, !any_active});
+  }
+
+  std::mutex mutex_;
+  std::unique_ptr<Chain> chain_;
+  std::vector<Input> inputs_;
+  int open_inputs_;
+  bool all_ended_ = true;
+  int64_t emitted_ = Watermark::kMin;
+};
+
+// The end of one UNION ALL input's chain: hands its rows and watermarks to the shared tail.
+class UnionInputOperator final : public Operator {
+ public:
+  UnionInputOperator(std::shared_ptr<UnionTail> tail, int input)
+      : tail_(std::move(tail)), input_(input) {}
+  std::string name() const override { return fmt::format("UnionAllInput({})", input_); }
+  arrow::Status process_batch(int, std::shared_ptr<arrow::RecordBatch> batch, Collector&) override {
+    return tail_->push(std::move(batch));
+  }
+  arrow::Status on_watermark(Watermark watermark, Collector&) override {
+    return tail_->watermark(input_, watermark);
+  }
+  arrow::Status on_tick(int64_t now, Collector&) override { return tail_->tick(now); }
+  arrow::Status close(bool end_of_data, Collector&) override {
+    return tail_->close_input(input_, end_of_data);
+  }
+
+ private:
+  std::shared_ptr<UnionTail> tail_;
+  int input_;
 };
 
 // Constant rows (VALUES, SELECT without FROM): one batch, then the end.
@@ -260,16 +400,33 @@ struct SourceGroup {
   std::vector<CheckpointPart> parts;  // its contribution to the pending checkpoint
 };
 
+// A stateful node over a UNION ALL of several scans and the nodes above it (UnionTail).
+struct TailPlan {
+  std::vector<const sql::LogicalNode*> nodes;  // the stateful node first, then up to the sink
+  std::shared_ptr<SharedSink> sink;
+  std::vector<SourceGroup*> groups;   // the source of each input
+  std::vector<std::string> updating;  // per input: the operator making it an updating result
+  std::shared_ptr<UnionTail> runtime;
+};
+
 struct PendingChain {
   const sql::LogicalNode* leaf;
   std::vector<const sql::LogicalNode*> above;  // nearest parent first
   std::shared_ptr<SharedSink> sink;
+  std::shared_ptr<TailPlan> tail;  // set: the chain ends in input `tail_input` of this tail
+  int tail_input = -1;
 };
 
 struct Job::Impl {
   JobOptions options;
   std::vector<std::unique_ptr<SourceGroup>> groups;
   std::vector<std::shared_ptr<SharedSink>> sinks;
+  std::vector<std::shared_ptr<TailPlan>> tails;  // stateful nodes over a UNION ALL
+  bool collecting_tail = false;
+  // Event-time operators (windows, sessions, deduplication) drop late rows; with
+  // `table.exec.late-records.stream` set they also go to this side stream (late_records.h).
+  bool drops_late_rows = false;
+  std::unique_ptr<LateRecordStream> late_stream;
 
   std::mutex mutex;
   std::condition_variable changed;
@@ -321,9 +478,7 @@ struct Job::Impl {
       case sql::LogicalNodeKind::kSort:
       case sql::LogicalNodeKind::kRank:
         if (node.inputs.size() == 1 && count_leaves(*node.inputs[0]) != 1) {
-          return arrow::Status::NotImplemented(
-              sql::logical_node_kind_name(node.kind),
-              " over a UNION ALL of several inputs is not supported yet");
+          return collect_tail(node, above, sink, out);
         }
         [[fallthrough]];
       case sql::LogicalNodeKind::kFilter:
@@ -355,6 +510,113 @@ struct Job::Impl {
         return arrow::Status::NotImplemented("the engine cannot run plan node ",
                                              sql::logical_node_kind_name(node.kind), " yet");
     }
+  }
+
+  // A stateful node over several inputs (a UNION ALL): its input chains end in a UnionTail that
+  // runs the node and everything above it once (plan_tail).
+  arrow::Status collect_tail(const sql::LogicalNode& node,
+                             const std::vector<const sql::LogicalNode*>& above,
+                             const std::shared_ptr<SharedSink>& sink,
+                             std::vector<PendingChain>& out) {
+    if (collecting_tail) {
+      return arrow::Status::NotImplemented(
+          sql::logical_node_kind_name(node.kind),
+          " over a UNION ALL inside another stateful operation over a UNION ALL is not supported "
+          "yet");
+    }
+    auto tail = std::make_shared<TailPlan>();
+    tail->nodes.push_back(&node);
+    for (auto it = above.rbegin(); it != above.rend(); ++it) tail->nodes.push_back(*it);
+    tail->sink = sink;
+    std::vector<PendingChain> inputs;
+    std::vector<const sql::LogicalNode*> below;
+    collecting_tail = true;
+    auto st = collect(*node.inputs[0], below, sink, inputs);
+    collecting_tail = false;
+    ARROW_RETURN_NOT_OK(st);
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      inputs[k].tail = tail;
+      inputs[k].tail_input = int(k);
+    }
+    tail->groups.resize(inputs.size());
+    tail->updating.resize(inputs.size());
+    tail->runtime = std::make_shared<UnionTail>(int(inputs.size()));
+    tails.push_back(std::move(tail));
+    for (auto& input : inputs) out.push_back(std::move(input));
+    return arrow::Status::OK();
+  }
+
+  // The chain of a TailPlan, once every input chain is planned: bounded (batch mode) only when
+  // every input is.
+  arrow::Status plan_tail(TailPlan& tail) {
+    bool bounded = true;
+    bool sources_bounded = true;
+    for (auto* g : tail.groups) {
+      ARROW_ASSIGN_OR_RAISE(const bool b, batch_mode(*g));
+      bounded = bounded && b;
+      sources_bounded = sources_bounded && g->source->bounded();
+    }
+    std::vector<std::unique_ptr<Operator>> ops;
+    std::string updating_by;
+    for (const auto& u : tail.updating) {
+      if (!u.empty()) updating_by = u;
+    }
+    for (const sql::LogicalNode* node : tail.nodes) {
+      const bool stateful = node->kind == sql::LogicalNodeKind::kAggregate ||
+                            node->kind == sql::LogicalNodeKind::kWindowAggregate ||
+                            node->kind == sql::LogicalNodeKind::kDeduplicate;
+      if (stateful && !updating_by.empty()) {
+        return arrow::Status::NotImplemented(sql::logical_node_kind_name(node->kind),
+                                             " over the updating result of ", updating_by,
+                                             " is not supported");
+      }
+      if (node->kind == sql::LogicalNodeKind::kAggregate) {
+        ARROW_ASSIGN_OR_RAISE(auto op, GroupAggregateOperator::make(*node, bounded));
+        if (op->updating()) updating_by = op->name();
+        ops.push_back(std::move(op));
+      } else if (node->kind == sql::LogicalNodeKind::kWindowAggregate) {
+        drops_late_rows = true;
+        if (node->window && node->window->kind == sql::WindowKind::kSession) {
+          ARROW_ASSIGN_OR_RAISE(auto op, SessionWindowOperator::make(*node));
+          ops.push_back(std::move(op));
+        } else {
+          ARROW_ASSIGN_OR_RAISE(auto op, WindowAggregateOperator::make(*node));
+          ops.push_back(std::move(op));
+        }
+      } else if (node->kind == sql::LogicalNodeKind::kDeduplicate) {
+        drops_late_rows = true;
+        ARROW_ASSIGN_OR_RAISE(auto op, DeduplicateOperator::make(*node));
+        ops.push_back(std::move(op));
+      } else if (node->kind == sql::LogicalNodeKind::kSort) {
+        if (!sources_bounded) {
+          return arrow::Status::NotImplemented(
+              "ORDER BY / LIMIT needs bounded inputs; a UNION ALL input is unbounded");
+        }
+        ARROW_ASSIGN_OR_RAISE(auto op, SortOperator::make(*node));
+        ops.push_back(std::move(op));
+      } else if (node->kind == sql::LogicalNodeKind::kFilter) {
+        if (!node->predicate) return arrow::Status::Invalid("Filter node without a predicate");
+        ARROW_ASSIGN_OR_RAISE(auto op, FilterOperator::make(*node->predicate));
+        ops.push_back(std::move(op));
+      } else if (node->kind == sql::LogicalNodeKind::kProject) {
+        ARROW_ASSIGN_OR_RAISE(auto op, ProjectOperator::make(node->exprs, node->schema));
+        ops.push_back(std::move(op));
+      } else {
+        return arrow::Status::NotImplemented(sql::logical_node_kind_name(node->kind),
+                                             " above a UNION ALL of several inputs is not "
+                                             "supported yet");
+      }
+    }
+    if (!updating_by.empty() && !tail.sink->sink().accepts_changelog()) {
+      return arrow::Status::Invalid(
+          "table '", tail.sink->table(), "' (connector '", tail.sink->connector(),
+          "') is append-only and cannot take the updating result of ", updating_by,
+          ": use a window aggregation (TUMBLE/HOP/CUMULATE/SESSION) or a sink that accepts "
+          "updates (print, metrics)");
+    }
+    ops.push_back(std::make_unique<SinkOperator>(tail.sink));
+    tail.runtime->set_chain(std::make_unique<Chain>(std::move(ops)));
+    return arrow::Status::OK();
   }
 
   arrow::Status plan(std::vector<PendingChain> pending, ConnectorFactory& factory) {
@@ -449,6 +711,7 @@ struct Job::Impl {
                 "a window aggregation over the updating result of ", updating_by,
                 " is not supported");
           }
+          drops_late_rows = true;
           if (node->window && node->window->kind == sql::WindowKind::kSession) {
             ARROW_ASSIGN_OR_RAISE(auto op, SessionWindowOperator::make(*node));
             ops.push_back(std::move(op));
@@ -495,6 +758,7 @@ struct Job::Impl {
             return arrow::Status::NotImplemented("deduplication over the updating result of ",
                                                  updating_by, " is not supported");
           }
+          drops_late_rows = true;
           ARROW_ASSIGN_OR_RAISE(auto op, DeduplicateOperator::make(*node));
           ops.push_back(std::move(op));
         } else if (node->kind == sql::LogicalNodeKind::kFilter) {
@@ -506,6 +770,14 @@ struct Job::Impl {
           ops.push_back(std::move(op));
         }
       }
+      if (p.tail) {
+        // Ends in the shared tail of a UNION ALL: planned once all its inputs are.
+        p.tail->groups.at(size_t(p.tail_input)) = group;
+        p.tail->updating.at(size_t(p.tail_input)) = updating_by;
+        ops.push_back(std::make_unique<UnionInputOperator>(p.tail->runtime, p.tail_input));
+        group->chains.push_back(std::make_unique<Chain>(std::move(ops)));
+        continue;
+      }
       if (!updating_by.empty() && !p.sink->sink().accepts_changelog()) {
         return arrow::Status::Invalid(
             "table '", p.sink->table(), "' (connector '", p.sink->connector(),
@@ -516,6 +788,18 @@ struct Job::Impl {
       ops.push_back(std::make_unique<SinkOperator>(p.sink));
       group->chains.push_back(std::make_unique<Chain>(std::move(ops)));
     }
+    for (auto& tail : tails) ARROW_RETURN_NOT_OK(plan_tail(*tail));
+    return arrow::Status::OK();
+  }
+
+  // The late-row side stream, when the session asks for one and some operator drops late rows.
+  // Its sink is one more of the job's sinks (last), so it takes part in checkpoints.
+  arrow::Status make_late_stream(ConnectorFactory& factory) {
+    auto stream = late_stream_name(options.config, options.name);
+    if (!stream || !drops_late_rows) return arrow::Status::OK();
+    ARROW_ASSIGN_OR_RAISE(late_stream,
+                          LateRecordStream::make(options.name, *stream, factory, options.config));
+    sinks.push_back(late_stream->sink());
     return arrow::Status::OK();
   }
 
@@ -615,6 +899,7 @@ struct Job::Impl {
     }
     out += " sinks:";
     for (const auto& s : sinks) out += fmt::format(" {}[{}]", s->table(), s->connector());
+    if (!tails.empty()) out += fmt::format(" union-tails:{}", tails.size());
     return out;
   }
 
@@ -698,6 +983,10 @@ struct Job::Impl {
         for (auto& p : g->parts) manifest.parts.push_back(std::move(p));
         g->parts.clear();
       }
+      // The shared tails of UNION ALL inputs, now that every input has stopped feeding them.
+      for (size_t t = 0; st.ok() && !finished && t < tails.size(); ++t) {
+        st = tails[t]->runtime->snapshot(id, fmt::format("u{}", t), &manifest.parts);
+      }
       // Every pre-barrier write is in the sinks now: seal them.
       for (size_t i = 0; st.ok() && i < sinks.size(); ++i) {
         auto state = sinks[i]->prepare_checkpoint(id);
@@ -727,6 +1016,9 @@ struct Job::Impl {
       }
     }
     completed_checkpoint = id;
+    if (!finished) {
+      for (auto& t : tails) ARROW_RETURN_NOT_OK(t->runtime->notify_checkpoint_complete(id));
+    }
     {
       std::lock_guard lock(mutex);
       for (auto& g : groups) {
@@ -817,6 +1109,7 @@ arrow::Result<std::unique_ptr<Job>> Job::make(const sql::StatementSetPlan& plan,
     ARROW_RETURN_NOT_OK(impl->collect(*root->inputs[0], above, shared, pending));
   }
   ARROW_RETURN_NOT_OK(impl->plan(std::move(pending), factory));
+  ARROW_RETURN_NOT_OK(impl->make_late_stream(factory));
   return std::unique_ptr<Job>(new Job(std::move(impl)));
 }
 
@@ -834,6 +1127,7 @@ arrow::Result<std::unique_ptr<Job>> Job::make_query(const sql::LogicalNode& quer
   std::vector<const sql::LogicalNode*> above;
   ARROW_RETURN_NOT_OK(impl->collect(query, above, shared, pending));
   ARROW_RETURN_NOT_OK(impl->plan(std::move(pending), factory));
+  ARROW_RETURN_NOT_OK(impl->make_late_stream(factory));
   return std::unique_ptr<Job>(new Job(std::move(impl)));
 }
 
@@ -855,6 +1149,7 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
   const int64_t started = now_micros();
   OperatorContext context;
   context.job_name = impl.options.name;
+  context.late_output = impl.late_stream.get();
   arrow::Status st;
   if (!impl.query) st = impl.prepare_checkpoints();
   const CheckpointManifest* restored = impl.restored ? &*impl.restored : nullptr;
@@ -886,6 +1181,9 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
     for (size_t k = 0; k < g->chains.size(); ++k) {
       if (st.ok()) st = g->chains[k]->open(context, fmt::format("{}.{}", i, k), resume);
     }
+  }
+  for (size_t t = 0; st.ok() && t < impl.tails.size(); ++t) {
+    st = impl.tails[t]->runtime->open(context, fmt::format("u{}", t), resume);
   }
   // A named job starting without a checkpoint to resume takes one before reading anything:
   // if it crashes before its first periodic checkpoint, the restart still knows where the
@@ -973,6 +1271,7 @@ JobSummary Job::summary() const {
   for (const auto& g : impl_->groups) {
     for (const auto& chain : g->chains) s.late_records += chain->late_records();
   }
+  for (const auto& t : impl_->tails) s.late_records += t->runtime->late_records();
   s.cancelled = impl_->cancelled;
   s.elapsed_micros = impl_->elapsed;
   s.checkpoints = checkpoint_stats();
@@ -990,6 +1289,9 @@ std::string Job::describe() const {
     const std::string src = g->table ? fmt::format("Source({}: {})", g->table->name, g->connector)
                                      : std::string("Source(values)");
     for (const auto& chain : g->chains) out += src + " -> " + chain->describe() + "\n";
+  }
+  for (size_t t = 0; t < impl_->tails.size(); ++t) {
+    out += fmt::format("UnionAll(u{}) -> {}\n", t, impl_->tails[t]->runtime->describe());
   }
   return out;
 }

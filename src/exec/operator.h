@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <arrow/buffer.h>
 #include <arrow/record_batch.h>
@@ -36,6 +37,19 @@ class Collector {
   virtual arrow::Status emit_watermark(Watermark watermark) = 0;
 };
 
+/// The job's late-row side output (`table.exec.late-records.stream`, docs/sql.md): operators
+/// that drop rows behind the watermark hand them here instead of only counting them.
+class LateRowOutput {
+ public:
+  virtual ~LateRowOutput() = default;
+  /// Rows `rows` of `batch` (the operator's input row) were dropped by `operator_name` for
+  /// `reason` ("behind-watermark", "null-rowtime") while its watermark was `watermark`
+  /// (Watermark::kMin: none yet). Called from the operator's thread.
+  virtual arrow::Status late_rows(const std::string& operator_name, const char* reason,
+                                  int64_t watermark, const arrow::RecordBatch& batch,
+                                  const std::vector<int64_t>& rows) = 0;
+};
+
 /// What the runtime tells an operator about where it runs.
 struct OperatorContext {
   std::string job_name;
@@ -51,6 +65,8 @@ struct OperatorContext {
   /// The sinks confirmed their commit of that checkpoint (its `_committed` marker exists); when
   /// false a sink must replay the commit.
   bool restored_commit_confirmed = false;
+  /// Where late rows go besides the count; null when the job has no late-row side output.
+  LateRowOutput* late_output = nullptr;
 };
 
 /// Counters an operator reports to the job summary (read while the job runs: keep them atomic).

@@ -1,5 +1,7 @@
 #include "exec/operators.h"
 
+#include <algorithm>
+
 #include <arrow/array.h>
 #include <arrow/compute/api.h>
 #include <arrow/scalar.h>
@@ -61,7 +63,7 @@ arrow::Result<std::unique_ptr<ScanOperator>> ScanOperator::make(const sql::Logic
                                   " outputs for ", op->output_schema_->num_fields(), " columns");
   }
   for (const auto& e : scan.outputs) {
-    ARROW_ASSIGN_OR_RAISE(auto compiled, CompiledExpr::compile(*e));
+    ARROW_ASSIGN_OR_RAISE(auto compiled, CompiledExpr::compile(*e, &op->eval_));
     op->outputs_.push_back(std::move(compiled));
     op->passthrough_.push_back(passthrough_of(*e));
   }
@@ -70,7 +72,7 @@ arrow::Result<std::unique_ptr<ScanOperator>> ScanOperator::make(const sql::Logic
   }
   std::string filter;
   if (scan.pushed_filter) {
-    ARROW_ASSIGN_OR_RAISE(op->filter_, CompiledExpr::compile(*scan.pushed_filter));
+    ARROW_ASSIGN_OR_RAISE(op->filter_, CompiledExpr::compile(*scan.pushed_filter, &op->eval_));
     filter = ", filter=[" + scan.pushed_filter->to_string() + "]";
   }
   op->name_ = fmt::format("Scan(table=[{}], fields=[{}]{})", scan.table->name,
@@ -89,6 +91,7 @@ arrow::Status ScanOperator::open(const OperatorContext& context) {
 
 arrow::Status ScanOperator::process_split(int split, std::shared_ptr<arrow::RecordBatch> batch,
                                           Collector& out) {
+  eval_.watermark = valve_.current();
   std::vector<std::shared_ptr<arrow::Array>> read_columns;
   read_columns.reserve(positions_.size());
   for (int p : positions_) read_columns.push_back(batch->column(p));
@@ -138,7 +141,7 @@ arrow::Status ScanOperator::close(bool end_of_data, Collector& out) {
 arrow::Result<std::unique_ptr<FilterOperator>> FilterOperator::make(
     const sql::BoundExpr& predicate) {
   auto op = std::make_unique<FilterOperator>();
-  ARROW_ASSIGN_OR_RAISE(op->predicate_, CompiledExpr::compile(predicate));
+  ARROW_ASSIGN_OR_RAISE(op->predicate_, CompiledExpr::compile(predicate, &op->eval_));
   op->name_ = "Filter(" + predicate.to_string() + ")";
   return op;
 }
@@ -148,6 +151,11 @@ arrow::Status FilterOperator::process_batch(int, std::shared_ptr<arrow::RecordBa
   ARROW_ASSIGN_OR_RAISE(auto filtered, filter_batch(batch, *predicate_));
   if (filtered->num_rows() == 0) return arrow::Status::OK();
   return out.emit(std::move(filtered));
+}
+
+arrow::Status FilterOperator::on_watermark(Watermark watermark, Collector& out) {
+  eval_.watermark = std::max(eval_.watermark, watermark.micros);
+  return out.emit_watermark(watermark);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,7 +169,7 @@ arrow::Result<std::unique_ptr<ProjectOperator>> ProjectOperator::make(
                                   op->schema_->num_fields(), " columns");
   }
   for (const auto& e : exprs) {
-    ARROW_ASSIGN_OR_RAISE(auto compiled, CompiledExpr::compile(*e));
+    ARROW_ASSIGN_OR_RAISE(auto compiled, CompiledExpr::compile(*e, &op->eval_));
     op->exprs_.push_back(std::move(compiled));
     op->passthrough_.push_back(passthrough_of(*e));
   }
@@ -180,6 +188,11 @@ arrow::Status ProjectOperator::process_batch(int, std::shared_ptr<arrow::RecordB
                                         batch->column(last)));
   }
   return out.emit(std::move(projected));
+}
+
+arrow::Status ProjectOperator::on_watermark(Watermark watermark, Collector& out) {
+  eval_.watermark = std::max(eval_.watermark, watermark.micros);
+  return out.emit_watermark(watermark);
 }
 
 // ---------------------------------------------------------------------------------------------

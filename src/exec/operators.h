@@ -49,6 +49,7 @@ class ScanOperator final : public Operator {
   std::unique_ptr<CompiledExpr> watermark_;
   std::unique_ptr<CompiledExpr> filter_;
   WatermarkValve valve_;
+  EvalContext eval_;  // CURRENT_WATERMARK: the valve's output before the batch at hand
 };
 
 class FilterOperator final : public Operator {
@@ -57,9 +58,11 @@ class FilterOperator final : public Operator {
   std::string name() const override { return name_; }
   arrow::Status process_batch(int input, std::shared_ptr<arrow::RecordBatch> batch,
                               Collector& out) override;
+  arrow::Status on_watermark(Watermark watermark, Collector& out) override;
 
  private:
   std::string name_;
+  EvalContext eval_;  // declared before the expressions that point at it
   std::unique_ptr<CompiledExpr> predicate_;
 };
 
@@ -70,9 +73,11 @@ class ProjectOperator final : public Operator {
   std::string name() const override { return name_; }
   arrow::Status process_batch(int input, std::shared_ptr<arrow::RecordBatch> batch,
                               Collector& out) override;
+  arrow::Status on_watermark(Watermark watermark, Collector& out) override;
 
  private:
   std::string name_;
+  EvalContext eval_;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::unique_ptr<CompiledExpr>> exprs_;
   std::vector<int> passthrough_;

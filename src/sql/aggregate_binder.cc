@@ -148,13 +148,18 @@ arrow::Result<Binder::WindowRelation> Binder::bind_window_tvf(const ast::TableRe
   if (time_col < 0) {
     return error(desc.pos, fmt::format("DESCRIPTOR column '{}' not found", desc.names[0]));
   }
-  if (out.input.node->schema[time_col].type.time_attribute != TimeAttribute::kRowtime) {
+  const TimeAttribute attribute = out.input.node->schema[time_col].type.time_attribute;
+  if (attribute == TimeAttribute::kNone) {
     return error(desc.pos,
-                 fmt::format("DESCRIPTOR column '{}' must be an event-time attribute (a column "
-                             "with a WATERMARK), but it is {}",
+                 fmt::format("DESCRIPTOR column '{}' must be a time attribute (a column with a "
+                             "WATERMARK, or PROCTIME()), but it is {}",
                              desc.names[0], out.input.node->schema[time_col].type.to_string()));
   }
+  if (attribute == TimeAttribute::kProctime && out.spec.kind == WindowKind::kSession) {
+    return error(desc.pos, "SESSION windows on processing time are not supported yet");
+  }
   out.spec.time_column = time_col;
+  out.spec.proctime = attribute == TimeAttribute::kProctime;
   // Interval arguments: positive DAY TO SECOND literals.
   std::vector<int64_t> micros;
   for (size_t i = 2; i < f.args.size(); ++i) {
@@ -209,13 +214,17 @@ arrow::Result<WindowSpec> Binder::bind_legacy_window(const ast::Expr& f, const R
   }
   ARROW_ASSIGN_OR_RAISE(auto time, bind_expr(*f.args[0], input.scope));
   if (time->kind != BoundExprKind::kColumnRef ||
-      time->type.time_attribute != TimeAttribute::kRowtime) {
+      time->type.time_attribute == TimeAttribute::kNone) {
     return error(f.args[0]->pos,
-                 fmt::format("the first argument of {} must be an event-time attribute (a column "
-                             "with a WATERMARK), but it is {}",
+                 fmt::format("the first argument of {} must be a time attribute (a column with a "
+                             "WATERMARK, or PROCTIME()), but it is {}",
                              name, time->type.to_string()));
   }
+  if (time->type.time_attribute == TimeAttribute::kProctime && spec.kind == WindowKind::kSession) {
+    return error(f.args[0]->pos, "SESSION windows on processing time are not supported yet");
+  }
   spec.time_column = time->column_index;
+  spec.proctime = time->type.time_attribute == TimeAttribute::kProctime;
   std::vector<int64_t> micros;
   for (size_t i = 1; i < f.args.size(); ++i) {
     ARROW_ASSIGN_OR_RAISE(auto v, bind_expr(*f.args[i], Scope{}));
@@ -452,7 +461,8 @@ arrow::Result<Binder::Relation> Binder::bind_aggregate_select(const ast::Select&
     agg->schema.fields.push_back({"window_start", window_bound});
     agg->schema.fields.push_back({"window_end", window_bound});
     agg->schema.fields.push_back({"window_time", rowtime_type});
-    agg->rowtime_index = window_base + 2;
+    // A processing-time window's window_time is a proctime attribute, not an event time.
+    if (!window->proctime) agg->rowtime_index = window_base + 2;
   }
   for (size_t a = 0; a < aggregates.size(); ++a) {
     agg->schema.fields.push_back({fmt::format("$agg{}", a), aggregates[a].type});

@@ -164,7 +164,7 @@ bool BoundExpr::is_constant() const {
   if (kind == BoundExprKind::kColumnRef) return false;
   if (kind == BoundExprKind::kCall &&
       (function == "CURRENT_TIMESTAMP" || function == "LOCALTIMESTAMP" || function == "NOW" ||
-       function == "PROCTIME" || function == "RAND")) {
+       function == "PROCTIME" || function == "RAND" || function == "CURRENT_WATERMARK")) {
     return false;
   }
   for (const auto& a : args) {

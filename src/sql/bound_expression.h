@@ -27,10 +27,11 @@
 // LOG10, EXP, UPPER, LOWER, TRIM, LTRIM, RTRIM, SUBSTRING, CONCAT, CONCAT_WS, CHAR_LENGTH,
 // REPLACE, REGEXP_EXTRACT, SPLIT_INDEX, COALESCE, NULLIF, DATE_FORMAT, EXTRACT, TO_TIMESTAMP,
 // CURRENT_TIMESTAMP, LOCALTIMESTAMP, NOW, CURRENT_DATE, CURRENT_ROW_TIMESTAMP, PROCTIME,
-// TIMESTAMPADD, TIMESTAMPDIFF. docs/sql.md gives each one's argument and result types.
-// Calls that take a time unit (EXTRACT, FLOOR/CEIL of a datetime, TIMESTAMPADD, TIMESTAMPDIFF)
-// carry it in `time_unit` rather than as an argument.
-// TRIM(BOTH|LEADING|TRAILING chars FROM s) becomes TRIM|LTRIM|RTRIM with args (s[, chars]).
+// CURRENT_WATERMARK (its one argument is a rowtime column reference), TIMESTAMPADD, TIMESTAMPDIFF.
+// docs/sql.md gives each one's argument and result types. Calls that take a time unit (EXTRACT,
+// FLOOR/CEIL of a datetime, TIMESTAMPADD, TIMESTAMPDIFF) carry it in `time_unit` rather than as an
+// argument. TRIM(BOTH|LEADING|TRAILING chars FROM s) becomes TRIM|LTRIM|RTRIM with args (s[,
+// chars]).
 
 #include <cstdint>
 #include <memory>

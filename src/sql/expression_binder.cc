@@ -990,6 +990,19 @@ arrow::Result<BoundExprPtr> Binder::bind_call(const ast::Expr& e, const Scope& s
     t.time_attribute = TimeAttribute::kProctime;
     return result(t);
   }
+  if (name == "CURRENT_WATERMARK") {
+    // Flink: the input's current watermark as the rowtime's type, NULL before the first one.
+    ARROW_RETURN_NOT_OK(arity(1, 1, "CURRENT_WATERMARK(rowtime)"));
+    if (args[0]->kind != BoundExprKind::kColumnRef ||
+        args[0]->type.time_attribute != TimeAttribute::kRowtime) {
+      return error(pos_of(0), fmt::format("CURRENT_WATERMARK needs a rowtime attribute (the "
+                                          "column of a WATERMARK FOR clause), got {} of type {}",
+                                          args[0]->to_string(), args[0]->type.to_string()));
+    }
+    SqlType t = args[0]->type.without_time_attribute().with_nullable(true);
+    t.precision = 3;
+    return result(t);
+  }
   if (name == "DATE_FORMAT") {
     ARROW_RETURN_NOT_OK(arity(2, 2, "DATE_FORMAT(TIMESTAMP|STRING, STRING format)"));
     if (!(args[0]->type.is_timestamp() || args[0]->type.id == TypeId::kDate || is_string(0)) ||

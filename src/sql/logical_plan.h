@@ -79,6 +79,9 @@ struct WindowSpec {
   int64_t slide_micros = 0;         // HOP slide; CUMULATE step (size is a multiple of it)
   int64_t offset_micros = 0;        // optional offset of TUMBLE/HOP/CUMULATE windows
   std::vector<int> partition_keys;  // SESSION(TABLE t PARTITION BY k, ...): input columns
+  /// The time column is a processing-time attribute (PROCTIME()): windows close when the wall
+  /// clock passes their end, not the watermark.
+  bool proctime = false;
 };
 
 struct LogicalNode {

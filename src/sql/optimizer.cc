@@ -14,7 +14,7 @@ bool is_deterministic(const BoundExpr& e) {
   if (e.kind == BoundExprKind::kCall &&
       (e.function == "CURRENT_TIMESTAMP" || e.function == "NOW" || e.function == "PROCTIME" ||
        e.function == "LOCALTIMESTAMP" || e.function == "CURRENT_ROW_TIMESTAMP" ||
-       e.function == "RAND")) {
+       e.function == "RAND" || e.function == "CURRENT_WATERMARK")) {
     return false;
   }
   return std::all_of(e.args.begin(), e.args.end(),

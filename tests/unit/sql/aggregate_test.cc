@@ -182,7 +182,7 @@ TEST_F(AggregateTest, Errors) {
               HasSubstr("aggregate function COUNT is not allowed here"));
   EXPECT_THAT(plan_error("SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE acc, DESCRIPTOR(plain_ts), "
                          "INTERVAL '1' MINUTE)) GROUP BY window_start, window_end"),
-              HasSubstr("DESCRIPTOR column 'plain_ts' must be an event-time attribute"));
+              HasSubstr("DESCRIPTOR column 'plain_ts' must be a time attribute"));
   EXPECT_THAT(plan_error("SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE acc, DESCRIPTOR(ts), "
                          "INTERVAL '1' MINUTE)) GROUP BY window_start"),
               HasSubstr("must be aggregated with GROUP BY window_start, window_end"));
@@ -232,7 +232,7 @@ TEST_F(AggregateTest, LegacyGroupWindowSyntax) {
                          "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"),
               HasSubstr("must name the window of the GROUP BY clause"));
   EXPECT_THAT(plan_error("SELECT COUNT(*) FROM acc GROUP BY TUMBLE(plain_ts, INTERVAL '1' MINUTE)"),
-              HasSubstr("must be an event-time attribute"));
+              HasSubstr("must be a time attribute"));
   EXPECT_THAT(plan_error("SELECT TUMBLE_END(ts, INTERVAL '1' MINUTE) FROM acc GROUP BY state"),
               HasSubstr("only valid with a GROUP BY TUMBLE(...) group window"));
   EXPECT_THAT(plan_error("SELECT COUNT(*) FROM acc GROUP BY HOP(ts, INTERVAL '7' MINUTE, "

@@ -1,0 +1,140 @@
+"""Exactly-once for bounded sources (issue 5): the filesystem (json) and datagen sources record
+their position in checkpoints, so a job killed with SIGKILL mid-input and started again continues
+where its last checkpoint stood instead of reading its input again.
+
+Each run of the job is killed as soon as it has completed a new checkpoint (so every kill lands
+mid-input, after some progress), until a run reaches the end of its input and exits 0. The output
+(a filesystem sink, which commits at checkpoints) must then hold every input row exactly once.
+Before positions were recorded, every restart re-read the files from the start and the output
+held rows twice.
+"""
+import collections
+import json
+import pathlib
+import signal
+import subprocess
+import time
+
+FILES = 24
+ROWS_PER_FILE = 6000
+
+
+def checkpoint_ids(ckpt_dir: pathlib.Path):
+    ids = []
+    for d in ckpt_dir.glob("chk-*"):
+        if (d / "_manifest").exists():
+            ids.append(int(d.name[4:]))
+    return ids
+
+
+def newest_finished(ckpt_dir: pathlib.Path) -> bool:
+    """Whether the newest complete checkpoint is a finished job's (its input all read)."""
+    ids = checkpoint_ids(ckpt_dir)
+    if not ids:
+        return False
+    manifest = (ckpt_dir / f"chk-{max(ids)}" / "_manifest").read_text()
+    return "\nfinished 1\n" in manifest
+
+
+def read_output(out_dir: pathlib.Path):
+    rows = []
+    for f in sorted(out_dir.rglob("*")):
+        if f.is_file() and not f.name.startswith((".", "_")):
+            rows += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    return rows
+
+
+def kill_after_checkpoints(job, ckpt_dir, tmp_path, max_runs=60):
+    """Runs `job` again and again, killing each run once it completed a checkpoint newer than
+    the one it resumed from; returns (kills, logs) when a run finishes by itself."""
+    kills, logs = 0, []
+    for run in range(max_runs):
+        before = max(checkpoint_ids(ckpt_dir), default=0)
+        log = open(tmp_path / f"run{run}.log", "w+")
+        proc = subprocess.Popen(job, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        # The start checkpoint of a fresh job does not count: wait for one taken while reading.
+        need = before + (2 if before == 0 else 1)
+        while proc.poll() is None and time.time() < deadline:
+            if max(checkpoint_ids(ckpt_dir), default=0) >= need:
+                if newest_finished(ckpt_dir):
+                    break  # its input is all read: let it commit and exit
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        code = proc.wait(timeout=60)
+        log.seek(0)
+        logs.append(log.read())
+        if code == 0:
+            return kills, logs
+        assert code == -signal.SIGKILL, logs[-1][-3000:]
+        assert not newest_finished(ckpt_dir), "killed after its final checkpoint (a race)"
+        kills += 1
+    raise AssertionError("the job never finished:\n" + logs[-1][-3000:])
+
+
+def test_filesystem_source_resumes_mid_file(roadpulse_bin, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    want = []
+    for f in range(FILES):
+        with open(src / f"part-{f:03d}.json", "w") as out:
+            for i in range(ROWS_PER_FILE):
+                n = f * ROWS_PER_FILE + i
+                row = {"id": n, "k": f"k{n % 13}", "note": "x" * (n % 50)}
+                want.append(n)
+                out.write(json.dumps(row) + "\n")
+    out_dir = tmp_path / "out"
+    sql = tmp_path / "job.sql"
+    sql.write_text(f"""
+SET 'pipeline.name' = 'files-once';
+SET 'execution.checkpointing.interval' = '100 ms';
+CREATE TABLE src (id BIGINT, k STRING, note STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{src}', 'format' = 'json');
+CREATE TABLE dst (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{out_dir}', 'format' = 'json');
+INSERT INTO dst SELECT id, k FROM src WHERE CHAR_LENGTH(note) >= 0;
+""")
+    data = tmp_path / "data"
+    job = [roadpulse_bin, "sql", "-f", str(sql), "--data-dir", str(data)]
+    kills, logs = kill_after_checkpoints(job, data / "checkpoints" / "files-once", tmp_path)
+    assert kills >= 2, f"only {kills} kill(s) landed mid-input: make the input larger"
+    assert sum("resuming from checkpoint" in log for log in logs) >= kills, logs[-1][-2000:]
+    got = collections.Counter(r["id"] for r in read_output(out_dir))
+    dups = {i: n for i, n in got.items() if n > 1}
+    assert not dups, f"{len(dups)} rows written twice after {kills} kills, e.g. {list(dups.items())[:5]}"
+    assert sorted(got) == want
+    staged = [p for p in out_dir.rglob(".*") if p.is_file()]
+    assert not staged, staged[:5]
+
+    # A finished job run again starts over (a new batch run), reading every file once more.
+    again = subprocess.run(job, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(read_output(out_dir)) == 2 * len(want)
+
+
+def test_datagen_source_resumes_after_its_last_row(roadpulse_bin, tmp_path):
+    total = 30000
+    out_dir = tmp_path / "out"
+    sql = tmp_path / "job.sql"
+    sql.write_text(f"""
+SET 'pipeline.name' = 'gen-once';
+SET 'execution.checkpointing.interval' = '100 ms';
+CREATE TABLE gen (id BIGINT, r INT)
+  WITH ('connector' = 'datagen', 'rows-per-second' = '20000', 'number-of-rows' = '{total}',
+        'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '{total}',
+        'fields.r.min' = '0', 'fields.r.max' = '9');
+CREATE TABLE dst (id BIGINT, r INT)
+  WITH ('connector' = 'filesystem', 'path' = '{out_dir}', 'format' = 'json');
+INSERT INTO dst SELECT id, r FROM gen;
+""")
+    data = tmp_path / "data"
+    job = [roadpulse_bin, "sql", "-f", str(sql), "--data-dir", str(data)]
+    kills, logs = kill_after_checkpoints(job, data / "checkpoints" / "gen-once", tmp_path)
+    assert kills >= 2, f"only {kills} kill(s) landed mid-input"
+    rows = read_output(out_dir)
+    got = collections.Counter(r["id"] for r in rows)
+    dups = {i: n for i, n in got.items() if n > 1}
+    assert not dups, f"{len(dups)} rows written twice after {kills} kills, e.g. {list(dups.items())[:5]}"
+    assert sorted(got) == list(range(1, total + 1))
+    assert all(0 <= r["r"] <= 9 for r in rows)
