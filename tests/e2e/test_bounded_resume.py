@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-FILES = 24
+FILES = 40
 ROWS_PER_FILE = 6000
 
 
@@ -88,7 +88,7 @@ def test_filesystem_source_resumes_mid_file(roadpulse_bin, tmp_path):
     sql = tmp_path / "job.sql"
     sql.write_text(f"""
 SET 'pipeline.name' = 'files-once';
-SET 'execution.checkpointing.interval' = '100 ms';
+SET 'execution.checkpointing.interval' = '20 ms';
 CREATE TABLE src (id BIGINT, k STRING, note STRING)
   WITH ('connector' = 'filesystem', 'path' = '{src}', 'format' = 'json');
 CREATE TABLE dst (id BIGINT, k STRING)
