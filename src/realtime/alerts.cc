@@ -870,6 +870,8 @@ arrow::Status AlertOutbox::start() {
   for (size_t i = 0; i < config_.channels.size(); ++i) {
     threads_.emplace_back([this, i] { run_channel(config_.channels[i], senders_[i].get()); });
   }
+  committer_stopping_ = false;
+  committer_ = std::thread([this] { run_committer(); });
   return arrow::Status::OK();
 }
 
@@ -882,6 +884,13 @@ void AlertOutbox::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   senders_.clear();
+  // The dispatchers are done: the committer makes their last positions durable and ends.
+  {
+    std::lock_guard lock(mutex_);
+    committer_stopping_ = true;
+  }
+  changed_.notify_all();
+  if (committer_.joinable()) committer_.join();
 }
 
 bool AlertOutbox::wait_idle(int64_t timeout_ms) {
@@ -934,29 +943,17 @@ void AlertOutbox::run_channel(const ChannelConfig& channel, Channel* sender) {
     return !changed_.wait_for(lock, d, [&] { return stopping_.load(); });
   };
   std::optional<log::SequenceNumber> pos;
-  // The position is committed once per read batch (a durable write each time), and on the way
-  // out; a crash in between re-sends at most that batch (at-least-once).
-  std::optional<log::SequenceNumber> committed_pos;
-  auto commit = [&] {
-    if (!pos || pos == committed_pos) return;
-    auto committed = log_->commit_position(consumer, options_.stream, shard, *pos);
-    if (committed.ok()) {
-      committed_pos = pos;
-    } else {
-      spdlog::error("alerts: channel '{}': cannot commit outbox position: {}", channel.name,
-                    committed.ToString());
-    }
+  // The committer thread makes the position durable (run_committer); recording it here keeps the
+  // commit's fsync off the delivery path.
+  auto record_position = [&] {
+    std::lock_guard lock(mutex_);
+    delivered_positions_[channel.name] = *pos;
   };
-  struct CommitOnExit {
-    std::function<void()> fn;
-    ~CommitOnExit() { fn(); }
-  } commit_on_exit{commit};
   while (!stopping_) {
     if (!pos) {
       auto loaded = log_->load_position(consumer, options_.stream, shard);
       auto start = loaded.ok() && *loaded ? arrow::Result<log::SequenceNumber>(**loaded)
                                           : log_->resolve(options_.stream, shard, {});
-      if (loaded.ok() && *loaded) committed_pos = **loaded;
       if (!loaded.ok() || !start.ok()) {
         spdlog::error("alerts: channel '{}': cannot find its outbox position: {}", channel.name,
                       loaded.ok() ? start.status().ToString() : loaded.status().ToString());
@@ -1035,8 +1032,36 @@ void AlertOutbox::run_channel(const ChannelConfig& channel, Channel* sender) {
         if (!sleep_for(std::chrono::milliseconds(static_cast<int64_t>(jitter(rng))))) return;
       }
       pos = log::SequenceNumber{record.sequence.value + 1};
+      record_position();
     }
-    commit();
+  }
+}
+
+void AlertOutbox::run_committer() {
+  const log::ShardId shard{0};
+  std::map<std::string, uint64_t> committed;
+  while (true) {
+    std::map<std::string, log::SequenceNumber> positions;
+    bool last;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, std::chrono::milliseconds(kCommitIntervalMs),
+                        [&] { return committer_stopping_; });
+      last = committer_stopping_;
+      positions = delivered_positions_;
+    }
+    for (const auto& [channel, pos] : positions) {
+      auto it = committed.find(channel);
+      if (it != committed.end() && it->second == pos.value) continue;
+      auto st = log_->commit_position("alerts." + channel, options_.stream, shard, pos);
+      if (st.ok()) {
+        committed[channel] = pos.value;
+      } else {
+        spdlog::error("alerts: channel '{}': cannot commit outbox position: {}", channel,
+                      st.ToString());
+      }
+    }
+    if (last) return;
   }
 }
 

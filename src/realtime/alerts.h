@@ -5,11 +5,11 @@
 //
 // The outbox is a stream of the embedded log (`__alerts_outbox`, one shard): an alert is
 // appended (durable) before enqueue() returns, so an acknowledged alert survives a crash. Each
-// channel has a consumer position on that stream (`alerts.<channel>`), committed after the
-// alert is delivered or dead-lettered; a dispatcher thread per channel delivers in order with
-// retries (exponential backoff with full jitter), a per-channel rate limit, and after
-// `max_attempts` moves the alert to the `__alerts_dead_letter` stream. Dedup: an alert whose
-// (rule, dedup key) is already in the outbox is not enqueued again.
+// channel has a consumer position on that stream (`alerts.<channel>`), committed (by a
+// committer thread, every 200 ms) after the alert is delivered or dead-lettered; a dispatcher
+// thread per channel delivers in order with retries (exponential backoff with full jitter), a
+// per-channel rate limit, and after `max_attempts` moves the alert to the `__alerts_dead_letter`
+// stream. Dedup: an alert whose (rule, dedup key) is already in the outbox is not enqueued again.
 
 #include <atomic>
 #include <condition_variable>
@@ -186,6 +186,10 @@ class AlertOutbox {
               ChannelFactory factory);
   arrow::Status recover();
   void run_channel(const ChannelConfig& channel, Channel* sender);
+  /// Commits the dispatchers' positions every kCommitIntervalMs and once more at stop(): a
+  /// crash re-sends at most the alerts delivered in that interval (at-least-once).
+  void run_committer();
+  static constexpr int64_t kCommitIntervalMs = 200;
   void set_delivery(const std::string& id, const std::string& channel, DeliveryState state,
                     int attempts, const std::string& error);
   void record_status(const Alert& alert);
@@ -205,6 +209,9 @@ class AlertOutbox {
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<Channel>> senders_;
   std::vector<std::thread> threads_;
+  std::map<std::string, log::SequenceNumber> delivered_positions_;  // channel -> next to deliver
+  bool committer_stopping_ = false;
+  std::thread committer_;
 };
 
 /// Alert as the outbox stores it and /api/alerts lists it (JSON).
