@@ -41,17 +41,30 @@ arrow::Result<Document> get_json(const std::string& url) {
   return doc;
 }
 
+// "1234 (850 ms)", "1234", or "-" when the job has no stream source or has ended.
+std::string lag_text(const Document& doc, const char* records_key, const char* millis_key) {
+  const Document* records = doc.find(records_key);
+  if (!records || records->kind() != Document::Kind::kInt) return "-";
+  const Document* millis = doc.find(millis_key);
+  if (!millis || millis->kind() != Document::Kind::kInt) return std::to_string(records->as_int());
+  return fmt::format("{} ({} ms)", records->as_int(), millis->as_int());
+}
+
+void print_header() {
+  std::cout << fmt::format("{:<8} {:<10} {:<24} {:>10} {:>10} {:>8} {:>10} {:>18}\n", "ID", "STATE",
+                           "NAME", "IN", "OUT", "REJECTED", "RATE/S", "LAG");
+}
+
 void print_job_line(const Document& job) {
-  std::cout << fmt::format(
-      "{:<8} {:<10} {:<24} in {:>10}  out {:>10}  rejected {:>6}  {:>9.1f}/s\n",
-      member_text(job, "id"), member_text(job, "state"), member_text(job, "name"),
-      member_int(job, "records_in"), member_int(job, "records_out"),
-      member_int(job, "records_rejected"),
-      job.find("records_per_second")
-          ? (job.find("records_per_second")->kind() == Document::Kind::kInt
-                 ? double(member_int(job, "records_per_second"))
-                 : job.find("records_per_second")->as_double())
-          : 0.0);
+  const Document* rate = job.find("records_per_second");
+  std::cout << fmt::format("{:<8} {:<10} {:<24} {:>10} {:>10} {:>8} {:>10.1f} {:>18}\n",
+                           member_text(job, "id"), member_text(job, "state"),
+                           member_text(job, "name"), member_int(job, "records_in"),
+                           member_int(job, "records_out"), member_int(job, "records_rejected"),
+                           !rate                                  ? 0.0
+                           : rate->kind() == Document::Kind::kInt ? double(rate->as_int())
+                                                                  : rate->as_double(),
+                           lag_text(job, "lag_records", "lag_ms"));
   if (auto error = member_text(job, "error"); !error.empty()) {
     std::cout << "         error: " << error << "\n";
   }
@@ -85,6 +98,7 @@ void setup(CLI::App& root) {
         std::cout << "no jobs\n";
         return arrow::Status::OK();
       }
+      print_header();
       for (const auto& job : jobs->items()) print_job_line(job);
       return arrow::Status::OK();
     });
@@ -97,12 +111,27 @@ void setup(CLI::App& root) {
     run_command([&]() -> arrow::Status {
       const std::string base = normalize_server_url(args->server);
       ARROW_ASSIGN_OR_RAISE(auto job, get_json(base + "/api/jobs/" + args->id));
+      print_header();
       print_job_line(job);
       if (const Document* sources = job.find("sources")) {
         for (const auto& s : sources->items()) {
           std::cout << fmt::format("  read    {:>10} from {} ({}), {} rejected\n",
                                    member_int(s, "records_read"), member_text(s, "table"),
                                    member_text(s, "connector"), member_int(s, "records_rejected"));
+        }
+      }
+      if (const Document* lag = job.find("lag")) {
+        for (const auto& s : lag->items()) {
+          std::cout << fmt::format("  lag     {:>10} on   {} ({})\n",
+                                   lag_text(s, "records", "millis"), member_text(s, "table"),
+                                   member_text(s, "connector"));
+          if (const Document* splits = s.find("splits")) {
+            for (const auto& split : splits->items()) {
+              std::cout << fmt::format("          {:>10}      {}\n",
+                                       lag_text(split, "records", "millis"),
+                                       member_text(split, "split"));
+            }
+          }
         }
       }
       if (const Document* sinks = job.find("sinks")) {

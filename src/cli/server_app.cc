@@ -126,6 +126,14 @@ struct ServerApp::Impl {
         "# HELP roadpulse_job_last_checkpoint_age_seconds Seconds since a job's last completed "
         "checkpoint (grows when checkpoints stall).\n"
         "# TYPE roadpulse_job_last_checkpoint_age_seconds gauge\n";
+    std::string lag_records =
+        "# HELP roadpulse_job_lag_records Records appended to a running job's source stream after "
+        "its read position (per source, over every shard or partition).\n"
+        "# TYPE roadpulse_job_lag_records gauge\n";
+    std::string lag_ms =
+        "# HELP roadpulse_job_lag_ms How much older a running job's read position is than the "
+        "newest record of its source stream (the shard furthest behind; MillisBehindLatest).\n"
+        "# TYPE roadpulse_job_lag_ms gauge\n";
     const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -144,12 +152,18 @@ struct ServerApp::Impl {
         sample(in, "roadpulse_job_records_read_total", sl, double(s.records_read));
         sample(rejected, "roadpulse_job_records_rejected_total", sl, double(s.records_rejected));
       }
+      for (const auto& s : job.lag) {
+        const std::string sl = l + "," + label("table", s.table);
+        sample(lag_records, "roadpulse_job_lag_records", sl, double(s.records()));
+        if (s.millis() >= 0) sample(lag_ms, "roadpulse_job_lag_ms", sl, double(s.millis()));
+      }
       for (const auto& s : job.summary.sinks) {
         sample(written, "roadpulse_job_rows_written_total", l + "," + label("table", s.table),
                double(s.rows_written));
       }
     }
-    out += up + failed + in + rejected + written + checkpoints + checkpoint_age;
+    out +=
+        up + failed + in + rejected + written + checkpoints + checkpoint_age + lag_records + lag_ms;
     for (auto& render : extra_metrics) out += render();
     return out;
   }

@@ -335,6 +335,7 @@ class KafkaSource final : public exec::Source {
     }
     const auto err = rd_kafka_assign(consumer_.get(), assignment.get());
     if (err) return kafka::error_status(err, "assigning the partitions of " + name());
+    publish_positions();
     return arrow::Status::OK();
   }
 
@@ -347,10 +348,35 @@ class KafkaSource final : public exec::Source {
       Partition& p = parts_[size_t(chunk.split)];
       p.returned = ready_ends_.front();
       ready_ends_.pop_front();
+      publish_positions();
       return chunk;
     }
+    publish_positions();  // a rebalance may have moved partitions
     if (bounded() && all_finished()) chunk.end_of_input = true;
     return chunk;
+  }
+
+  // The high watermark librdkafka cached from its last fetch response (no request), minus the
+  // offset after everything next() returned, for the partitions this job reads. Kafka keeps no
+  // append time per offset that could be read this cheaply, so milliseconds stay unknown.
+  std::vector<exec::SplitLag> lag() const override {
+    std::lock_guard lock(lag_mutex_);
+    std::vector<exec::SplitLag> out;
+    // Published only once consumer_ is set, and closed before it is reset.
+    if (lag_closed_ || lag_points_.empty()) return out;
+    for (const auto& p : lag_points_) {
+      if (!p.assigned || p.returned < 0) continue;
+      int64_t low = 0, high = 0;
+      if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic.c_str(), p.partition, &low,
+                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0) {
+        continue;  // nothing fetched from this partition yet
+      }
+      const int64_t end = std::min(high, p.end);
+      out.push_back(
+          {fmt::format("{}/{}", p.topic, p.partition), std::max<int64_t>(0, end - p.returned), -1});
+    }
+    return out;
   }
 
   /// The position after everything next() returned: "topic<TAB>partition<TAB>offset" lines.
@@ -433,6 +459,10 @@ class KafkaSource final : public exec::Source {
     if (registered_) {
       TransactionalOffsets::instance().remove_source(job_, this);
       registered_ = false;
+    }
+    {
+      std::lock_guard lock(lag_mutex_);
+      lag_closed_ = true;
     }
     ready_.clear();
     ready_ends_.clear();
@@ -612,6 +642,22 @@ class KafkaSource final : public exec::Source {
     }
     rd_kafka_assign(consumer_.get(), nullptr);
     return st;
+  }
+
+  // Copies what lag() reads of each partition (it runs on other threads).
+  void publish_positions() {
+    std::lock_guard lock(lag_mutex_);
+    lag_points_.resize(parts_.size());
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      const Partition& p = parts_[i];
+      if (lag_points_[i].topic.empty()) {
+        lag_points_[i].topic = p.topic;
+        lag_points_[i].partition = p.partition;
+        lag_points_[i].end = p.end;
+      }
+      lag_points_[i].returned = p.returned;
+      lag_points_[i].assigned = p.assigned;
+    }
   }
 
   bool all_finished() const {
@@ -800,6 +846,16 @@ class KafkaSource final : public exec::Source {
   std::deque<int64_t> ready_ends_;
   arrow::Status rebalance_status_;  // per ready chunk: its partition's next offset after it
   std::map<int64_t, std::vector<int64_t>> snapshots_;  // checkpoint -> returned offset per part
+  struct LagPoint {
+    std::string topic;
+    int partition = 0;
+    int64_t returned = -1;
+    int64_t end = INT64_MAX;
+    bool assigned = false;
+  };
+  mutable std::mutex lag_mutex_;
+  std::vector<LagPoint> lag_points_;
+  bool lag_closed_ = false;
   std::vector<std::string_view> views_;
   int64_t read_ = 0;
   int64_t rejected_ = 0;

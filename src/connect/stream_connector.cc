@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -43,6 +44,29 @@ struct StreamTableOptions {
   bool create_if_missing = false;
   int shards = 1;
 };
+
+// Flink's Kinesis consumer settings that pace the reads ('flink.shard.getrecords.maxrecordcount',
+// '...intervalmillis'): honoured so a job can be throttled as on Flink; unset, reads go full speed.
+struct ReadPacing {
+  int max_records = kReadRecords;
+  int64_t interval_ms = 0;
+};
+
+arrow::Result<ReadPacing> read_pacing(OptionReader& reader) {
+  ReadPacing p;
+  ARROW_ASSIGN_OR_RAISE(int64_t count,
+                        reader.get_int("flink.shard.getrecords.maxrecordcount", kReadRecords));
+  if (count < 1 || count > 10'000) {
+    return arrow::Status::Invalid(
+        "option 'flink.shard.getrecords.maxrecordcount' must be in [1, 10000], got ", count);
+  }
+  p.max_records = int(std::min<int64_t>(count, kReadRecords));
+  ARROW_ASSIGN_OR_RAISE(p.interval_ms, reader.get_int("flink.shard.getrecords.intervalmillis", 0));
+  if (p.interval_ms < 0) {
+    return arrow::Status::Invalid("option 'flink.shard.getrecords.intervalmillis' must be >= 0");
+  }
+  return p;
+}
 
 arrow::Result<StreamTableOptions> stream_options(OptionReader& reader, bool kinesis) {
   StreamTableOptions o;
@@ -77,12 +101,13 @@ arrow::Status ensure_stream(log::LogStore& log, const StreamTableOptions& o) {
 class StreamSource final : public exec::Source {
  public:
   StreamSource(std::string connector, StreamTableOptions table, log::StartPosition start,
-               bool bounded, std::unique_ptr<RecordDecoder> decoder,
+               bool bounded, ReadPacing pacing, std::unique_ptr<RecordDecoder> decoder,
                std::shared_ptr<log::LogStore> log)
       : connector_(std::move(connector)),
         table_(std::move(table)),
         start_(start),
         bounded_(bounded),
+        pacing_(pacing),
         decoder_(std::move(decoder)),
         log_(std::move(log)) {}
 
@@ -114,7 +139,30 @@ class StreamSource final : public exec::Source {
     }
     if (shards_.empty())
       return arrow::Status::Invalid("stream '", table_.stream, "' has no shards");
+    std::lock_guard lock(lag_mutex_);
+    for (const auto& s : shards_) lag_points_.push_back({s.id, s.next, s.end, -1});
     return arrow::Status::OK();
+  }
+
+  // The tip is the shard's visible end (an in-memory read of the log); milliseconds are the
+  // last read's MillisBehindLatest, as Kinesis reports them.
+  std::vector<exec::SplitLag> lag() const override {
+    std::vector<LagPoint> points;
+    {
+      std::lock_guard lock(lag_mutex_);
+      points = lag_points_;
+    }
+    std::vector<exec::SplitLag> out;
+    for (const auto& p : points) {
+      auto tip = log_->resolve(table_.stream, p.id, log::StartPosition{log::StartKind::kLatest});
+      if (!tip.ok()) continue;  // the stream was deleted under the job
+      uint64_t end = tip->value;
+      if (bounded_) end = std::min(end, p.end.value);
+      exec::SplitLag lag{p.id.to_string(), end > p.next.value ? int64_t(end - p.next.value) : 0};
+      lag.millis = lag.records == 0 ? 0 : p.behind_ms;
+      out.push_back(std::move(lag));
+    }
+    return out;
   }
 
   // Per shard: the next sequence number to read, where a bounded read ends, finished.
@@ -130,16 +178,25 @@ class StreamSource final : public exec::Source {
   arrow::Result<exec::SourceChunk> next(int64_t timeout_ms) override {
     exec::SourceChunk chunk;
     const size_t n = shards_.size();
+    int64_t paced_wait_ms = -1;  // shards skipped for 'flink.shard.getrecords.intervalmillis'
     for (size_t attempt = 0; attempt < n; ++attempt) {
       Shard& s = shards_[(cursor_ + attempt) % n];
       if (s.finished) continue;
-      int max_records = kReadRecords;
+      if (pacing_.interval_ms > 0) {
+        const int64_t wait = s.last_read_ms + pacing_.interval_ms - now_micros() / 1000;
+        if (wait > 0) {
+          paced_wait_ms = paced_wait_ms < 0 ? wait : std::min(paced_wait_ms, wait);
+          continue;
+        }
+        s.last_read_ms = now_micros() / 1000;
+      }
+      int max_records = pacing_.max_records;
       if (bounded_) {
         if (s.next >= s.end) {
           s.finished = true;
           continue;
         }
-        max_records = int(std::min<uint64_t>(kReadRecords, s.end.value - s.next.value));
+        max_records = int(std::min<uint64_t>(max_records, s.end.value - s.next.value));
       }
       ARROW_ASSIGN_OR_RAISE(auto read,
                             log_->read(table_.stream, s.id, s.next, max_records, kReadBytes));
@@ -148,6 +205,7 @@ class StreamSource final : public exec::Source {
         continue;
       }
       s.next = read.next;
+      publish_position((cursor_ + attempt) % n, read.millis_behind_latest);
       cursor_ = (cursor_ + attempt + 1) % n;
       ARROW_ASSIGN_OR_RAISE(chunk.batch, decode(read.records));
       chunk.split = int((cursor_ + n - 1) % n);  // one batch = one shard: per-shard watermarks
@@ -161,6 +219,10 @@ class StreamSource final : public exec::Source {
         chunk.end_of_input = true;
         return chunk;
       }
+    }
+    if (paced_wait_ms >= 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(paced_wait_ms, timeout_ms)));
+      return chunk;
     }
     // Nothing now: wait until any unfinished shard gets data (bounded by the timeout). One wait
     // for all of them: waiting on one shard at a time delayed records on the others by up to
@@ -185,7 +247,23 @@ class StreamSource final : public exec::Source {
     log::SequenceNumber next;
     log::SequenceNumber end;  // bounded reads stop here
     bool finished = false;
+    int64_t last_read_ms = 0;  // for ReadPacing::interval_ms
   };
+
+  // What lag() needs of a shard, copied under lag_mutex_ after every read (once per batch).
+  struct LagPoint {
+    log::ShardId id;
+    log::SequenceNumber next;
+    log::SequenceNumber end;
+    int64_t behind_ms = -1;  // the last read's MillisBehindLatest; -1 before the first read
+  };
+
+  void publish_position(size_t shard, int64_t behind_ms) {
+    std::lock_guard lock(lag_mutex_);
+    if (shard >= lag_points_.size()) return;
+    lag_points_[shard].next = shards_[shard].next;
+    lag_points_[shard].behind_ms = behind_ms;
+  }
 
   arrow::Result<std::map<int32_t, Shard>> parse_positions(const std::string& text) {
     std::istringstream in(text);
@@ -263,10 +341,13 @@ class StreamSource final : public exec::Source {
   StreamTableOptions table_;
   log::StartPosition start_;
   bool bounded_;
+  ReadPacing pacing_;
   std::unique_ptr<RecordDecoder> decoder_;
   std::shared_ptr<log::LogStore> log_;
   std::vector<Shard> shards_;
   size_t cursor_ = 0;
+  mutable std::mutex lag_mutex_;
+  std::vector<LagPoint> lag_points_;
   std::vector<std::string_view> views_;
   int64_t read_ = 0;
   int64_t rejected_ = 0;
@@ -470,6 +551,10 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
     OptionReader reader(name, spec.options);
     ARROW_ASSIGN_OR_RAISE(auto table, stream_options(reader, kinesis));
     ARROW_ASSIGN_OR_RAISE(auto start, start_position(reader));
+    ReadPacing pacing;
+    if (kinesis) {
+      ARROW_ASSIGN_OR_RAISE(pacing, read_pacing(reader));
+    }
     const std::string endpos = reader.get_or("scan.stream.endpos", "NONE");
     if (endpos != "NONE" && endpos != "LATEST") {
       return arrow::Status::Invalid("option 'scan.stream.endpos' must be NONE or LATEST, got '",
@@ -488,7 +573,7 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
           start, endpos == "LATEST", std::move(decoder), std::move(*kafka_backend));
     }
     ARROW_ASSIGN_OR_RAISE(auto log, context.log());
-    return std::make_unique<StreamSource>(name, std::move(table), start, endpos == "LATEST",
+    return std::make_unique<StreamSource>(name, std::move(table), start, endpos == "LATEST", pacing,
                                           std::move(decoder), std::move(log));
   };
   entry.make_sink = [name, kinesis](

@@ -53,6 +53,15 @@ struct SourceChunk {
   int split = -1;
 };
 
+/// How far one source partition (shard, Kafka partition) is behind its tip: the records appended
+/// after the job's position, and (when the log keeps append times) how much older the job's
+/// position is than the newest record — Kinesis' MillisBehindLatest.
+struct SplitLag {
+  std::string split;  // "shardId-000000000001", "topic/3"
+  int64_t records = 0;
+  int64_t millis = -1;  // -1: the source cannot tell
+};
+
 struct SourceMetrics {
   int64_t records_read = 0;      // records that became rows
   int64_t records_rejected = 0;  // undecodable records (sent to the dead-letter stream or dropped)
@@ -81,6 +90,11 @@ class Source {
   }
   virtual arrow::Status close() { return arrow::Status::OK(); }
   virtual SourceMetrics metrics() const = 0;
+  /// Per-split backlog, for `roadpulse jobs` and /metrics. Called from other threads while the
+  /// job runs (also before open() and after close()), so it must be thread-safe and cheap:
+  /// in-memory metadata only, no I/O. Empty: the source has no tip (files, datagen) or is not
+  /// open.
+  virtual std::vector<SplitLag> lag() const { return {}; }
 };
 
 class Sink {

@@ -1278,6 +1278,28 @@ JobSummary Job::summary() const {
   return s;
 }
 
+int64_t SourceLag::records() const {
+  int64_t n = 0;
+  for (const auto& s : splits) n += s.records;
+  return n;
+}
+
+int64_t SourceLag::millis() const {
+  int64_t ms = -1;
+  for (const auto& s : splits) ms = std::max(ms, s.millis);
+  return ms;
+}
+
+std::vector<SourceLag> Job::lag() const {
+  std::vector<SourceLag> out;
+  for (const auto& g : impl_->groups) {
+    auto splits = g->source->lag();
+    if (splits.empty()) continue;
+    out.push_back({g->table ? g->table->name : "(values)", g->connector, std::move(splits)});
+  }
+  return out;
+}
+
 CheckpointStats Job::checkpoint_stats() const {
   std::lock_guard lock(impl_->stats_mutex);
   return impl_->stats;

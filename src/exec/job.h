@@ -67,6 +67,17 @@ struct JobSummary {
   CheckpointStats checkpoints;
 };
 
+/// How far behind one source of a job is (Source::lag(), per split).
+struct SourceLag {
+  std::string table;
+  std::string connector;
+  std::vector<SplitLag> splits;
+  /// Records behind, over every split.
+  int64_t records() const;
+  /// The most any split is behind in append time; -1 when no split can tell.
+  int64_t millis() const;
+};
+
 /// Receives a query's result batches (SELECT in the shell). An updating result (unwindowed
 /// GROUP BY on an unbounded input) carries a trailing int8 `_rowkind` column (has_row_kind()).
 using RowCallback = std::function<arrow::Status(const std::shared_ptr<arrow::RecordBatch>&)>;
@@ -94,6 +105,9 @@ class Job {
   /// Asks a running job to stop; thread-safe, idempotent.
   void stop();
   JobSummary summary() const;
+  /// Backlog of each source that has a tip (streams, Kafka topics; not files or datagen).
+  /// Thread-safe and cheap while the job runs (the job manager polls it for /api/jobs, /metrics).
+  std::vector<SourceLag> lag() const;
   /// Checkpoint statistics; thread-safe while the job runs (for /metrics).
   CheckpointStats checkpoint_stats() const;
   /// One line per pipeline: source -> operators -> sink.

@@ -98,6 +98,7 @@ JobInfo JobManager::info(Entry& entry) {
   info.error = entry.error;
   info.summary = entry.job->summary();
   info.checkpoints = entry.job->checkpoint_stats();
+  if (entry.state == JobState::kRunning) info.lag = entry.job->lag();
   int64_t read = 0;
   for (const auto& s : info.summary.sources) read += s.records_read;
   const int64_t now = wall_ms();

@@ -36,6 +36,9 @@ struct JobInfo {
   exec::CheckpointStats checkpoints;
   /// Rows read per second over the last few seconds (0 when idle or finished).
   double records_per_second = 0;
+  /// Backlog per source with a tip (exec::Job::lag()), polled while the job runs; empty once it
+  /// ended or when no source is a stream.
+  std::vector<exec::SourceLag> lag;
 };
 
 class JobManager {

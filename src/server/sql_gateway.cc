@@ -80,6 +80,37 @@ std::string strings_table_json(const sql::StatementResult& result) {
   return out + "]";
 }
 
+// `"lag_records":N,"lag_ms":N,"lag":[per source, per split]`; null totals while nothing is known
+// (the job ended, or no source has a tip). Milliseconds are null where the source cannot tell.
+std::string lag_json(const std::vector<exec::SourceLag>& lag) {
+  auto ms = [](int64_t v) { return v < 0 ? std::string("null") : std::to_string(v); };
+  int64_t records = 0, millis = -1;
+  for (const auto& s : lag) {
+    records += s.records();
+    millis = std::max(millis, s.millis());
+  }
+  std::string out = lag.empty()
+                        ? std::string(",\"lag_records\":null,\"lag_ms\":null")
+                        : fmt::format(",\"lag_records\":{},\"lag_ms\":{}", records, ms(millis));
+  out += ",\"lag\":[";
+  for (size_t i = 0; i < lag.size(); ++i) {
+    const auto& s = lag[i];
+    out += i ? ",{\"table\":" : "{\"table\":";
+    append_json_string(s.table, out);
+    out += ",\"connector\":";
+    append_json_string(s.connector, out);
+    out += fmt::format(",\"records\":{},\"millis\":{},\"splits\":[", s.records(), ms(s.millis()));
+    for (size_t k = 0; k < s.splits.size(); ++k) {
+      out += k ? ",{\"split\":" : "{\"split\":";
+      append_json_string(s.splits[k].split, out);
+      out += fmt::format(",\"records\":{},\"millis\":{}}}", s.splits[k].records,
+                         ms(s.splits[k].millis));
+    }
+    out += "]}";
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 std::string result_columns_json(const sql::Schema& schema) {
@@ -158,6 +189,7 @@ std::string SqlGateway::job_json(const JobInfo& job) {
   out += fmt::format("],\"records_in\":{},\"records_rejected\":{},\"records_out\":{}", in, rejected,
                      out_rows);
   out += fmt::format(",\"records_per_second\":{:.1f}", job.records_per_second);
+  out += lag_json(job.lag);
   const auto& c = job.checkpoints;
   out += fmt::format(",\"checkpoints_completed\":{},\"last_checkpoint_id\":{}", c.completed,
                      c.last_id);
