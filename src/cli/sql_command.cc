@@ -151,25 +151,25 @@ class Runner {
     std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
     auto schema = result.query->schema.to_arrow();
     bool streaming = false;
+    std::unique_ptr<StreamingResultPrinter> printer;
     auto on_rows = [&](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Status {
       std::lock_guard lock(mutex);
       if (streaming) {
-        // Unbounded query: rows print as they arrive, one line each (Flink's changelog style).
+        // Unbounded query: rows show as they arrive (the same display as `--server`).
         const bool changelog = exec::has_row_kind(*batch);
         const int columns = batch->num_columns() - (changelog ? 1 : 0);
         const auto* kinds = changelog
                                 ? static_cast<const arrow::Int8Array*>(batch->column(columns).get())
                                 : nullptr;
         for (int64_t r = 0; r < batch->num_rows(); ++r) {
-          std::string line = kinds ? exec::row_kind_text(kinds->Value(r)) : "+I";
-          line += "[";
+          std::vector<std::string> values;
+          values.reserve(size_t(columns));
           for (int c = 0; c < columns; ++c) {
-            if (c) line += ", ";
-            line += exec::display_value(*batch->column(c), r);
+            values.push_back(exec::display_value(*batch->column(c), r));
           }
-          std::cout << line << "]\n";
+          printer->add(kinds ? exec::row_kind_text(kinds->Value(r)) : "+I", std::move(values));
         }
-        std::cout.flush();
+        printer->flush(false);
       } else {
         batches.push_back(batch);
       }
@@ -180,9 +180,14 @@ class Runner {
     if (args_.explain) std::cerr << sql::explain_plan(*result.query) << "\n" << job->describe();
     streaming = !job->bounded();
     if (streaming) {
+      std::vector<std::string> names;
+      for (const auto& column : result.query->schema.fields) names.push_back(column.name);
+      printer = std::make_unique<StreamingResultPrinter>(
+          std::move(names), args_.format == "table" && isatty(STDOUT_FILENO));
       std::cerr << "[INFO] Unbounded query: rows print as they arrive; Ctrl-C stops it.\n";
     }
     auto st = job->run(duration_ms());
+    if (printer) printer->flush(true);
     // A changelog (an updating result in streaming mode) shows its row kind as a first column,
     // `op`, as Flink's SQL client does.
     for (auto& batch : batches) {
@@ -322,7 +327,8 @@ arrow::Status shell(Runner& runner) {
 }
 
 // --server: the same inputs (-f, -e, stdin, -D as SET statements) sent to the SQL gateway.
-arrow::Status run_remote(const SqlArgs& args) {
+// Returns true when Ctrl-C stopped a streamed query.
+arrow::Result<bool> run_remote(const SqlArgs& args) {
   std::string script;
   for (const auto& d : args.defines) {
     const size_t eq = d.find('=');
@@ -394,7 +400,11 @@ void setup(CLI::App& root) {
       if (!args->file.empty() && !args->statements.empty()) {
         return arrow::Status::Invalid("use either -f or -e, not both");
       }
-      if (!args->server.empty()) return run_remote(*args);
+      if (!args->server.empty()) {
+        ARROW_ASSIGN_OR_RAISE(const bool interrupted, run_remote(*args));
+        if (interrupted) code = kExitInterrupted;
+        return arrow::Status::OK();
+      }
       std::signal(SIGINT, on_signal);
       std::signal(SIGTERM, on_signal);
       Runner runner(*args);

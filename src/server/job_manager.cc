@@ -37,7 +37,11 @@ struct JobManager::Entry {
   std::string name;
   std::string sql;
   std::unique_ptr<sql::StatementSetPlan> plan;  // the job may refer to it while running
+  std::unique_ptr<sql::LogicalNode> query;      // ... or to this, for a query
   std::unique_ptr<exec::Job> job;
+  std::function<bool()> abandoned;  // queries: stop once it says so
+  QueryEnded on_end;
+  std::atomic<bool> cancel_requested{false};
   std::thread thread;
   std::atomic<bool> done{false};
   JobState state = JobState::kRunning;  // guarded by the manager's mutex once done
@@ -50,7 +54,15 @@ struct JobManager::Entry {
   double rate = 0;
 };
 
-JobManager::~JobManager() { stop_all(); }
+JobManager::~JobManager() {
+  stop_all();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  watcher_wake_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
 
 arrow::Result<std::string> JobManager::submit(std::unique_ptr<sql::StatementSetPlan> plan,
                                               exec::JobOptions options, std::string sql_text) {
@@ -63,15 +75,46 @@ arrow::Result<std::string> JobManager::submit(std::unique_ptr<sql::StatementSetP
   entry->sql = std::move(sql_text);
   entry->plan = std::move(plan);
   ARROW_ASSIGN_OR_RAISE(entry->job, exec::Job::make(*entry->plan, *factory_, std::move(options)));
+  start(entry, std::nullopt);
+  return entry->id;
+}
+
+arrow::Result<std::string> JobManager::submit_query(std::unique_ptr<sql::LogicalNode> query,
+                                                    std::unique_ptr<exec::Job> job,
+                                                    std::string name, std::string sql_text,
+                                                    std::optional<int64_t> max_duration_ms,
+                                                    std::function<bool()> abandoned,
+                                                    QueryEnded on_end) {
+  auto entry = std::make_shared<Entry>();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return arrow::Status::Cancelled("the server is stopping");
+    entry->id = "job-" + std::to_string(next_id_++);
+    if (abandoned && !watcher_.joinable()) watcher_ = std::thread([this] { watch_abandoned(); });
+  }
+  entry->name = std::move(name);
+  entry->sql = std::move(sql_text);
+  entry->query = std::move(query);
+  entry->job = std::move(job);
+  entry->abandoned = std::move(abandoned);
+  entry->on_end = std::move(on_end);
+  start(entry, max_duration_ms);
+  return entry->id;
+}
+
+void JobManager::start(const std::shared_ptr<Entry>& entry,
+                       std::optional<int64_t> max_duration_ms) {
   entry->started_ms = wall_ms();
   {
     std::lock_guard lock(mutex_);
     entries_.push_back(entry);
   }
   spdlog::debug("job {} ({}) started:\n{}", entry->id, entry->name, entry->job->describe());
-  entry->thread = std::thread([this, entry] {
-    auto st = entry->job->run();
-    const bool cancelled = entry->job->summary().cancelled;
+  entry->thread = std::thread([this, entry, max_duration_ms] {
+    auto st = entry->job->run(max_duration_ms);
+    const auto summary = entry->job->summary();
+    const bool cancelled = summary.cancelled;
+    if (entry->on_end) entry->on_end(st, entry->cancel_requested.load(), summary);
     std::lock_guard lock(mutex_);
     entry->ended_ms = wall_ms();
     if (!st.ok()) {
@@ -84,7 +127,16 @@ arrow::Result<std::string> JobManager::submit(std::unique_ptr<sql::StatementSetP
     }
     entry->done = true;
   });
-  return entry->id;
+}
+
+void JobManager::watch_abandoned() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    for (auto& e : entries_) {
+      if (e->abandoned && !e->done.load() && e->abandoned()) e->job->stop();
+    }
+    watcher_wake_.wait_for(lock, std::chrono::milliseconds(200));
+  }
 }
 
 JobInfo JobManager::info(Entry& entry) {
@@ -135,6 +187,7 @@ arrow::Status JobManager::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
   for (auto& e : entries_) {
     if (e->id == id || e->name == id) {
+      if (!e->done.load()) e->cancel_requested = true;
       e->job->stop();
       return arrow::Status::OK();
     }
@@ -148,7 +201,10 @@ void JobManager::stop_all() {
     std::lock_guard lock(mutex_);
     entries = entries_;
   }
-  for (auto& e : entries) e->job->stop();
+  for (auto& e : entries) {
+    if (!e->done.load()) e->cancel_requested = true;
+    e->job->stop();
+  }
   for (auto& e : entries) {
     if (e->thread.joinable()) e->thread.join();
   }

@@ -5,12 +5,15 @@
 // summary and error so `roadpulse jobs list` and the dashboard can say what happened.
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <arrow/result.h>
@@ -41,6 +44,11 @@ struct JobInfo {
   std::vector<exec::SourceLag> lag;
 };
 
+/// Called on a query job's thread once it ended: its error (OK when it finished or was stopped),
+/// whether it was cancelled (`jobs cancel`, server stop) and its final summary.
+using QueryEnded = std::function<void(const arrow::Status& status, bool cancel_requested,
+                                      const exec::JobSummary& summary)>;
+
 class JobManager {
  public:
   explicit JobManager(exec::ConnectorFactory* factory) : factory_(factory) {}
@@ -50,6 +58,15 @@ class JobManager {
   /// Plans the job now (planning errors come back here) and starts it on its own thread.
   arrow::Result<std::string> submit(std::unique_ptr<sql::StatementSetPlan> plan,
                                     exec::JobOptions options, std::string sql_text);
+  /// A SELECT planned by the caller (exec::Job::make_query, rows going where the caller said),
+  /// run like the other jobs: listed, cancellable, stopped with the server. It stops by itself
+  /// after `max_duration_ms`, and as soon as `abandoned` (polled a few times a second, e.g. "the
+  /// client of the streamed answer went away") returns true. Does not block.
+  arrow::Result<std::string> submit_query(std::unique_ptr<sql::LogicalNode> query,
+                                          std::unique_ptr<exec::Job> job, std::string name,
+                                          std::string sql_text,
+                                          std::optional<int64_t> max_duration_ms,
+                                          std::function<bool()> abandoned, QueryEnded on_end);
   std::vector<JobInfo> list();
   std::optional<JobInfo> get(const std::string& id);
   /// Asks a running job to stop (its sinks commit what they wrote); KeyError for an unknown id.
@@ -64,11 +81,17 @@ class JobManager {
  private:
   struct Entry;
   JobInfo info(Entry& entry);
+  void start(const std::shared_ptr<Entry>& entry, std::optional<int64_t> max_duration_ms);
+  void watch_abandoned();
 
   exec::ConnectorFactory* factory_;
   std::mutex mutex_;
   std::vector<std::shared_ptr<Entry>> entries_;
   int next_id_ = 1;
+  // One thread for every query with an `abandoned` check, started with the first.
+  std::thread watcher_;
+  std::condition_variable watcher_wake_;
+  bool stopping_ = false;  // guarded by mutex_
 };
 
 }  // namespace roadpulse::server

@@ -1,12 +1,15 @@
 #include "server/sql_gateway.h"
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 
 #include <arrow/array.h>
 #include <arrow/type_traits.h>
 #include <fmt/format.h>
 
 #include "common/json_text.h"
+#include "exec/aggregate_operators.h"
 #include "exec/display.h"
 #include "server/document.h"
 
@@ -126,35 +129,132 @@ std::string result_columns_json(const sql::Schema& schema) {
   return out + "]";
 }
 
+namespace {
+
+void append_row_json(const arrow::RecordBatch& batch, int64_t row, int columns, std::string& out) {
+  out += "[";
+  for (int c = 0; c < columns; ++c) {
+    if (c) out += ",";
+    const arrow::Array& column = *batch.column(c);
+    if (column.IsNull(row)) {
+      out += "null";
+    } else if (column.type_id() == arrow::Type::BOOL || is_number_type(*column.type())) {
+      std::string text = exec::display_value(column, row);
+      // Java renders infinities and NaN as words, which are not JSON numbers.
+      if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
+        append_json_string(text, out);
+      } else {
+        out += text;
+      }
+    } else {
+      append_json_string(exec::display_value(column, row), out);
+    }
+  }
+  out += "]";
+}
+
+}  // namespace
+
 std::string result_rows_json(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
                              int64_t max_rows) {
   std::string out = "[";
   int64_t written = 0;
   for (const auto& batch : batches) {
     for (int64_t r = 0; r < batch->num_rows() && written < max_rows; ++r, ++written) {
-      out += written ? ",[" : "[";
-      for (int c = 0; c < batch->num_columns(); ++c) {
-        if (c) out += ",";
-        const arrow::Array& column = *batch->column(c);
-        if (column.IsNull(r)) {
-          out += "null";
-        } else if (column.type_id() == arrow::Type::BOOL || is_number_type(*column.type())) {
-          std::string text = exec::display_value(column, r);
-          // Java renders infinities and NaN as words, which are not JSON numbers.
-          if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
-            append_json_string(text, out);
-          } else {
-            out += text;
-          }
-        } else {
-          append_json_string(exec::display_value(column, r), out);
-        }
-      }
-      out += "]";
+      if (written) out += ",";
+      append_row_json(*batch, r, batch->num_columns(), out);
     }
   }
   return out + "]";
 }
+
+// A SELECT over a stream whose rows go to the client as NDJSON lines while it runs
+// (docs/api.md#streamed-select). Shared by the job's row callback, its end callback and the
+// HTTP stream starter; `mutex` orders the header line before the first row.
+struct SqlGateway::StreamedQuery {
+  std::mutex mutex;
+  std::shared_ptr<BodyWriter> writer;
+  exec::Job* job = nullptr;
+  int64_t limit = INT64_MAX;
+  int64_t rows = 0;
+  bool limit_reached = false;
+  bool client_gone = false;
+  std::atomic<bool> gone{false};  // for the job manager's abandoned() poll
+  // Handed to the job manager when the stream starts.
+  std::unique_ptr<sql::LogicalNode> query;
+  std::unique_ptr<exec::Job> owned_job;
+  bool streaming = false;  // set before the job runs
+  // Not streamed (bounded, or "stream": false): rows collected for the JSON answer.
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  int64_t collect_limit = 0;
+  int64_t collected = 0;
+  bool truncated = false;
+
+  arrow::Status collect(const std::shared_ptr<arrow::RecordBatch>& batch) {
+    std::lock_guard lock(mutex);
+    if (collected >= collect_limit) {
+      truncated = true;
+      if (job) job->stop();
+      return arrow::Status::OK();
+    }
+    batches.push_back(batch);
+    collected += batch->num_rows();
+    if (collected > collect_limit) truncated = true;
+    if (collected >= collect_limit && job) job->stop();
+    return arrow::Status::OK();
+  }
+
+  // Job thread: the rows as lines, one write per batch.
+  arrow::Status write(const arrow::RecordBatch& batch) {
+    std::lock_guard lock(mutex);
+    if (limit_reached || client_gone || !writer) return arrow::Status::OK();
+    const bool changelog = exec::has_row_kind(batch);
+    const int columns = batch.num_columns() - (changelog ? 1 : 0);
+    const auto* kinds =
+        changelog ? static_cast<const arrow::Int8Array*>(batch.column(columns).get()) : nullptr;
+    std::string out;
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      if (rows >= limit) {
+        limit_reached = true;
+        break;
+      }
+      out += R"({"type":"row","op":")";
+      out += kinds ? exec::row_kind_text(kinds->Value(r)) : "+I";
+      out += R"(","row":)";
+      append_row_json(batch, r, columns, out);
+      out += "}\n";
+      ++rows;
+    }
+    if (rows >= limit) limit_reached = true;
+    if (!out.empty() && !writer->write(out)) {
+      client_gone = true;
+      gone = true;
+    }
+    if ((limit_reached || client_gone) && job) job->stop();
+    return arrow::Status::OK();
+  }
+
+  // Job thread, after the job ended: the closing line, then the end of the body.
+  void finish(const arrow::Status& status, bool cancel_requested, const exec::JobSummary& summary) {
+    std::lock_guard lock(mutex);
+    if (!writer) return;
+    const char* reason = !status.ok()        ? "failed"
+                         : limit_reached     ? "limit"
+                         : client_gone       ? "client_gone"
+                         : cancel_requested  ? "cancelled"
+                         : summary.cancelled ? "timeout"
+                                             : "finished";
+    std::string line =
+        fmt::format(R"({{"type":"end","reason":"{}","rows":{},"error":)", reason, rows);
+    if (status.ok()) {
+      line += "null";
+    } else {
+      append_json_string(status.message(), line);
+    }
+    writer->write(line + "}\n");
+    writer->close();
+  }
+};
 
 std::string SqlGateway::job_json(const JobInfo& job) {
   std::string out = "{\"id\":";
@@ -279,6 +379,10 @@ HttpResponse SqlGateway::execute(HttpRequest& request) {
   std::string session_name = "default";
   int64_t max_rows = options_.default_max_rows;
   int64_t timeout_ms = options_.default_stream_timeout_ms;
+  // A streamed SELECT runs until the client leaves unless the request sets a limit or timeout.
+  bool stream = true;
+  std::optional<int64_t> stream_limit;
+  std::optional<int64_t> stream_timeout_ms;
   const bool json_body = request.header("content-type").find("json") != std::string_view::npos;
   if (json_body) {
     auto doc = decode_json(request.body);
@@ -293,9 +397,17 @@ HttpResponse SqlGateway::execute(HttpRequest& request) {
     }
     if (const Document* m = doc->find("max_rows"); m && m->kind() == Document::Kind::kInt) {
       max_rows = std::clamp<int64_t>(m->as_int(), 0, options_.max_rows_limit);
+      stream_limit = std::max<int64_t>(m->as_int(), 0);
+    }
+    if (const Document* m = doc->find("limit"); m && m->kind() == Document::Kind::kInt) {
+      stream_limit = std::max<int64_t>(m->as_int(), 0);
     }
     if (const Document* t = doc->find("timeout_ms"); t && t->kind() == Document::Kind::kInt) {
       timeout_ms = std::clamp<int64_t>(t->as_int(), 0, 600'000);
+      stream_timeout_ms = std::max<int64_t>(t->as_int(), 0);
+    }
+    if (const Document* b = doc->find("stream"); b && b->kind() == Document::Kind::kBool) {
+      stream = b->as_bool();
     }
   }
   if (auto header = request.header("x-roadpulse-session"); !header.empty()) {
@@ -309,13 +421,13 @@ HttpResponse SqlGateway::execute(HttpRequest& request) {
   auto results = entry.session->execute_script(script);
   if (!results.ok()) return error_response(400, results.status().message());
 
-  std::string body = "{\"session\":";
-  append_json_string(session_name, body);
-  body += ",\"results\":[";
-  bool first = true;
-  for (auto& result : *results) {
-    if (!first) body += ",";
-    first = false;
+  // Each statement's result object; the JSON answer lists them, a streamed one sends them first.
+  std::vector<std::string> objects;
+  for (size_t index = 0; index < results->size(); ++index) {
+    auto& result = (*results)[index];
+    const bool last = index + 1 == results->size();
+    objects.emplace_back();
+    std::string& body = objects.back();
     body +=
         fmt::format("{{\"line\":{},\"kind\":\"{}\"", result.line, statement_kind_name(result.kind));
     exec::JobOptions job_options;
@@ -338,37 +450,46 @@ HttpResponse SqlGateway::execute(HttpRequest& request) {
     }
     if (result.kind == sql::StatementKind::kQuery) {
       job_options.name = fmt::format("{}-query-{}", session_name, ++entry.jobs);
-      std::mutex rows_mutex;
-      std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-      int64_t rows = 0;
-      bool truncated = false;
-      exec::Job* running = nullptr;
-      auto on_rows = [&](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Status {
-        std::lock_guard rows_lock(rows_mutex);
-        if (rows >= max_rows) {
-          truncated = true;
-          if (running) running->stop();
-          return arrow::Status::OK();
-        }
-        batches.push_back(batch);
-        rows += batch->num_rows();
-        if (rows > max_rows) truncated = true;
-        if (rows >= max_rows && running) running->stop();
-        return arrow::Status::OK();
+      // The rows go to `rows`: collected for a JSON answer, or streamed; decided once the
+      // query is planned (bounded or not), before it runs.
+      auto rows = std::make_shared<StreamedQuery>();
+      rows->collect_limit = max_rows;
+      auto on_rows = [rows](const std::shared_ptr<arrow::RecordBatch>& batch) {
+        return rows->streaming ? rows->write(*batch) : rows->collect(batch);
       };
       auto job = exec::Job::make_query(*result.query, *factory_, job_options, on_rows);
       if (!job.ok()) {
         return error_response(400, fmt::format("line {}: {}", result.line, job.status().message()));
       }
-      running = job->get();
+      rows->job = job->get();
       const bool bounded = (*job)->bounded();
+      if (!bounded && stream) {
+        if (!last) {
+          return error_response(
+              400, fmt::format("line {}: a SELECT over a stream streams its rows until stopped, so "
+                               "it must be the last statement of a request (send the rest in "
+                               "another one, or set \"stream\": false)",
+                               result.line));
+        }
+        rows->streaming = true;
+        rows->limit = stream_limit.value_or(INT64_MAX);
+        rows->query = std::move(result.query);
+        rows->owned_job = std::move(*job);
+        std::string header = fmt::format(R"({{"type":"header","session":)");
+        append_json_string(session_name, header);
+        header += fmt::format(R"(,"line":{},"kind":"SELECT","columns":{})", result.line,
+                              result_columns_json(rows->query->schema));
+        objects.pop_back();  // this SELECT's own object: the header line stands for it
+        return stream_query(std::move(objects), std::move(rows), std::move(header),
+                            job_options.name, result.sql, stream_timeout_ms);
+      }
       auto st = (*job)->run(bounded ? std::nullopt : std::optional<int64_t>(timeout_ms));
       if (!st.ok()) {
         return error_response(400, fmt::format("line {}: {}", result.line, st.message()));
       }
       body += ",\"columns\":" + result_columns_json(result.query->schema);
-      body += ",\"rows\":" + result_rows_json(batches, max_rows);
-      body += fmt::format(",\"truncated\":{},\"bounded\":{}}}", truncated ? "true" : "false",
+      body += ",\"rows\":" + result_rows_json(rows->batches, max_rows);
+      body += fmt::format(",\"truncated\":{},\"bounded\":{}}}", rows->truncated ? "true" : "false",
                           bounded ? "true" : "false");
       continue;
     }
@@ -377,7 +498,51 @@ HttpResponse SqlGateway::execute(HttpRequest& request) {
     append_json_string(result.message, body);
     body += "}";
   }
+  std::string body = "{\"session\":";
+  append_json_string(session_name, body);
+  body += ",\"results\":[";
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (i) body += ",";
+    body += objects[i];
+  }
   return json_response(200, body + "]}");
+}
+
+// NDJSON: the earlier statements' results, then (once the client reads) the header with the job
+// id, the rows as they come and a closing line. The job runs in the job manager, so it is listed
+// and cancellable, and it stops when the client goes away.
+HttpResponse SqlGateway::stream_query(std::vector<std::string> results,
+                                      std::shared_ptr<StreamedQuery> rows, std::string header,
+                                      std::string name, std::string sql_text,
+                                      std::optional<int64_t> timeout_ms) {
+  std::string prefix;
+  for (const auto& r : results) prefix += R"({"type":"result",)" + r.substr(1) + "\n";
+  HttpResponse response{200, "application/x-ndjson", {{"Cache-Control", "no-cache"}}, ""};
+  response.stream = [jobs = jobs_, rows, prefix = std::move(prefix), header = std::move(header),
+                     name = std::move(name), sql_text = std::move(sql_text),
+                     timeout_ms](std::shared_ptr<BodyWriter> writer) {
+    // Holding the mutex until the header is out keeps the first rows behind it.
+    std::lock_guard lock(rows->mutex);
+    rows->writer = writer;
+    if (!prefix.empty()) writer->write(prefix);
+    auto id = jobs->submit_query(
+        std::move(rows->query), std::move(rows->owned_job), name, sql_text, timeout_ms,
+        [rows] { return rows->gone.load() || rows->writer->closed(); },
+        [rows](const arrow::Status& st, bool cancelled, const exec::JobSummary& summary) {
+          rows->finish(st, cancelled, summary);
+        });
+    if (!id.ok()) {
+      std::string line = R"({"type":"end","reason":"failed","rows":0,"error":)";
+      append_json_string(id.status().message(), line);
+      writer->write(line + "}\n");
+      writer->close();
+      return;
+    }
+    std::string line = header + R"(,"job_id":)";
+    append_json_string(*id, line);
+    writer->write(line + "}\n");
+  };
+  return response;
 }
 
 }  // namespace roadpulse::server

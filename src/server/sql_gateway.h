@@ -2,10 +2,12 @@
 // The SQL gateway (Flink's SQL Gateway role): statements sent over HTTP run in a session on the
 // server's engine, next to the pipeline. DDL and SET change the session; INSERT INTO / EXECUTE
 // STATEMENT SET become jobs of the JobManager (they keep running after the request); SELECT runs
-// to the end on bounded inputs, or for a short time on streams, and returns the rows.
+// to the end on bounded inputs and returns the rows; a SELECT over a stream streams its rows back
+// (chunked NDJSON) as a job of the JobManager until the client leaves, a limit or timeout, or a
+// cancel.
 //
 //   POST   /api/sql            body: SQL text, or JSON {"sql": "...", "session": "...",
-//                              "max_rows": N, "timeout_ms": N}
+//                              "max_rows": N, "limit": N, "timeout_ms": N, "stream": bool}
 //   GET    /api/jobs           every job with state, counts, rate, error
 //   GET    /api/jobs/<id>      one job (id or name)
 //   POST   /api/jobs/<id>/cancel,  DELETE /api/jobs/<id>   stop a job (sinks commit)
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "exec/connector.h"
 #include "server/http_server.h"
@@ -34,7 +37,7 @@ struct SqlGatewayOptions {
   std::map<std::string, std::string> base_config;
   int64_t default_max_rows = 1000;
   int64_t max_rows_limit = 100'000;
-  /// How long a SELECT over a stream collects rows before it answers.
+  /// How long a SELECT over a stream collects rows before it answers, with "stream": false.
   int64_t default_stream_timeout_ms = 5'000;
 };
 
@@ -55,8 +58,12 @@ class SqlGateway {
     std::unique_ptr<sql::Session> session;
     int jobs = 0;
   };
+  struct StreamedQuery;
   arrow::Result<SessionEntry*> session(const std::string& name);
   HttpResponse execute(HttpRequest& request);
+  HttpResponse stream_query(std::vector<std::string> results, std::shared_ptr<StreamedQuery> rows,
+                            std::string header, std::string name, std::string sql_text,
+                            std::optional<int64_t> timeout_ms);
 
   JobManager* jobs_;
   exec::ConnectorFactory* factory_;
