@@ -11,7 +11,8 @@
 # Times: wall = the whole process (Flink: JVM start, planning, mini-cluster, job; roadpulse: the
 # same, natively); submit = submit -> done inside the process (Flink: planning, code generation,
 # mini-cluster start and the job, no JVM start); run = the job alone (Flink's net runtime;
-# roadpulse's "finished after"). Ratios are Flink / roadpulse. Each run RUNS times
+# roadpulse's "finished after"); cpu = user + system CPU seconds of the whole process (what the
+# job costs on a shared machine, JVM start and JIT included). Ratios are Flink / roadpulse. Each run RUNS times
 # (default 3), best kept. Flink's jars come from Maven Central into
 # ~/.cache/roadpulse/flink-$FLINK_VERSION (mvn dependency:copy-dependencies, bench/flink/pom.xml).
 set -euo pipefail
@@ -61,6 +62,7 @@ INSERT INTO r SELECT ID, Severity, City, County, Txn_Timestamp FROM t WHERE Seve
 EOF
 
 now_ms() { date +%s%3N; }
+cpu_ms() { python3 -c "import sys; u, s = map(float, open(sys.argv[1]).read().split()[-2:]); print(round((u + s) * 1000))" "$work/cpu"; }
 best() { sort -n | head -1; }
 # Flink 2.x on Java 17 needs the module openings its own launcher passes.
 jvm_opens=(--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED
@@ -73,24 +75,25 @@ jvm_opens=(--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/jav
 run_flink() {  # $1 = parallelism; appends "wall job" lines to $work/flink-p$1
   local start out end
   start=$(now_ms)
-  out=$(java -Xmx4g "${jvm_opens[@]}" -Dlog4j2.level=WARN -cp "$classes:$cache/*" \
+  out=$(/usr/bin/time -f "%U %S" -o "$work/cpu" java -Xmx4g "${jvm_opens[@]}" -Dlog4j2.level=WARN -cp "$classes:$cache/*" \
     roadpulse.bench.FlinkSqlBench "$work/job.sql" "$1" 2>"$work/flink.err") ||
     { tail -30 "$work/flink.err" >&2; exit 1; }
   end=$(now_ms)
   echo "$((end - start)) $(sed -n 's/^job_ms=//p' <<<"$out") $(sed -n 's/^runtime_ms=//p' <<<"$out")" \
-    >>"$work/flink-p$1"
+    "$(cpu_ms)" >>"$work/flink-p$1"
 }
 
 run_roadpulse() {
   local start out end secs
   start=$(now_ms)
-  out=$("$bin" sql -f "$work/job.sql" --data-dir "$work/data" 2>&1) || { echo "$out" >&2; exit 1; }
+  out=$(/usr/bin/time -f "%U %S" -o "$work/cpu" "$bin" sql -f "$work/job.sql" \
+    --data-dir "$work/data" 2>&1) || { echo "$out" >&2; exit 1; }
   end=$(now_ms)
   grep -q "wrote *$severe rows" <<<"$out" || { echo "roadpulse wrote the wrong count:" >&2; echo "$out" >&2; exit 1; }
   secs=$(sed -n 's/.*finished after \([0-9.]*\) s.*/\1/p' <<<"$out" | tail -1)
   local ms
   ms=$(python3 -c "print(round(float('$secs') * 1000))")
-  echo "$((end - start)) $ms $ms" >>"$work/roadpulse"
+  echo "$((end - start)) $ms $ms $(cpu_ms)" >>"$work/roadpulse"
 }
 
 for _ in $(seq "$runs"); do
@@ -104,13 +107,13 @@ import sys
 work, rows = sys.argv[1], int(sys.argv[2])
 def best(name):
     runs = [tuple(map(int, l.split())) for l in open(f"{work}/{name}")]
-    return [max(1, min(r[i] for r in runs)) for i in range(3)]
+    return [max(1, min(r[i] for r in runs)) for i in range(4)]
 rp = best("roadpulse")
-print(f"  {'':<12} {'wall s':>8} {'submit s':>9} {'run s':>7} {'rows/s (run)':>13}"
-      f" {'x wall':>7} {'x submit':>9} {'x run':>6}")
+print(f"  {'':<10} {'wall s':>7} {'submit s':>8} {'run s':>6} {'cpu s':>6} {'rows/s run':>11}"
+      f" {'rows/cpu-s':>11} {'x wall':>6} {'x submit':>8} {'x run':>5} {'x cpu':>5}")
 for label, name in (("roadpulse", "roadpulse"), ("flink p=1", "flink-p1"), ("flink p=2", "flink-p2")):
-    wall, submit, run = best(name)
-    print(f"  {label:<12} {wall / 1000:>8.2f} {submit / 1000:>9.2f} {run / 1000:>7.2f}"
-          f" {rows / (run / 1000):>13,.0f} {wall / rp[0]:>7.1f} {submit / rp[1]:>9.1f}"
-          f" {run / rp[2]:>6.1f}")
+    wall, submit, run, cpu = best(name)
+    print(f"  {label:<10} {wall / 1000:>7.2f} {submit / 1000:>8.2f} {run / 1000:>6.2f}"
+          f" {cpu / 1000:>6.2f} {rows / (run / 1000):>11,.0f} {rows / (cpu / 1000):>11,.0f}"
+          f" {wall / rp[0]:>6.1f} {submit / rp[1]:>8.1f} {run / rp[2]:>5.1f} {cpu / rp[3]:>5.1f}")
 EOF
