@@ -285,18 +285,7 @@ arrow::Result<Binder::Relation> Binder::bind_aggregate_select(const ast::Select&
     rowtime_type.precision = 3;
   }
 
-  if (s.where) {
-    ARROW_ASSIGN_OR_RAISE(auto pred, bind_expr(*s.where, rel.scope));
-    ARROW_RETURN_NOT_OK(expect_boolean(*pred, s.where->pos, "the WHERE clause"));
-    ARROW_ASSIGN_OR_RAISE(pred, coerce_at(std::move(pred), SqlType::boolean(), s.where->pos));
-    auto filter = std::make_unique<LogicalNode>();
-    filter->kind = LogicalNodeKind::kFilter;
-    filter->schema = rel.node->schema;
-    filter->rowtime_index = rel.node->rowtime_index;
-    filter->predicate = std::move(pred);
-    filter->inputs.push_back(std::move(rel.node));
-    rel.node = std::move(filter);
-  }
+  ARROW_RETURN_NOT_OK(bind_where(s, rel));
 
   // Scope of GROUP BY / SELECT / HAVING: the input plus the window columns.
   Scope scope = rel.scope;
@@ -474,13 +463,7 @@ arrow::Result<Binder::Relation> Binder::bind_aggregate_select(const ast::Select&
   std::unique_ptr<LogicalNode> node = std::move(agg);
   if (having) {
     ARROW_ASSIGN_OR_RAISE(having, coerce_at(std::move(having), SqlType::boolean(), s.having->pos));
-    auto filter = std::make_unique<LogicalNode>();
-    filter->kind = LogicalNodeKind::kFilter;
-    filter->schema = node->schema;
-    filter->rowtime_index = node->rowtime_index;
-    filter->predicate = std::move(having);
-    filter->inputs.push_back(std::move(node));
-    node = std::move(filter);
+    node = make_filter(std::move(node), std::move(having));
   }
   auto project = std::make_unique<LogicalNode>();
   project->kind = LogicalNodeKind::kProject;

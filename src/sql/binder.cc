@@ -391,18 +391,7 @@ arrow::Result<Binder::Relation> Binder::bind_deduplicate_select(const ast::Selec
                                        kDedupUsage));
   }
   ARROW_ASSIGN_OR_RAISE(Relation rel, bind_table_ref(*s.from));
-  if (s.where) {
-    ARROW_ASSIGN_OR_RAISE(auto pred, bind_expr(*s.where, rel.scope));
-    ARROW_RETURN_NOT_OK(expect_boolean(*pred, s.where->pos, "the WHERE clause"));
-    ARROW_ASSIGN_OR_RAISE(pred, coerce_at(std::move(pred), SqlType::boolean(), s.where->pos));
-    auto filter = std::make_unique<LogicalNode>();
-    filter->kind = LogicalNodeKind::kFilter;
-    filter->schema = rel.node->schema;
-    filter->rowtime_index = rel.node->rowtime_index;
-    filter->predicate = std::move(pred);
-    filter->inputs.push_back(std::move(rel.node));
-    rel.node = std::move(filter);
-  }
+  ARROW_RETURN_NOT_OK(bind_where(s, rel));
   auto dedup = std::make_unique<LogicalNode>();
   dedup->kind = LogicalNodeKind::kDeduplicate;
   for (const auto& k : over.partition_by) {
@@ -482,6 +471,15 @@ bool Binder::is_deduplication(const ast::Select& s, size_t item, const std::stri
          (*order)->type.time_attribute == TimeAttribute::kRowtime;
 }
 
+arrow::Status Binder::bind_where(const ast::Select& s, Relation& rel) {
+  if (!s.where) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto pred, bind_expr(*s.where, rel.scope));
+  ARROW_RETURN_NOT_OK(expect_boolean(*pred, s.where->pos, "the WHERE clause"));
+  ARROW_ASSIGN_OR_RAISE(pred, coerce_at(std::move(pred), SqlType::boolean(), s.where->pos));
+  rel.node = make_filter(std::move(rel.node), std::move(pred));
+  return arrow::Status::OK();
+}
+
 arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
   const std::string alias = std::move(dedup_alias_);
   dedup_alias_.clear();
@@ -508,19 +506,8 @@ arrow::Result<Binder::Relation> Binder::bind_select(const ast::Select& s) {
   if (s.from) {
     ARROW_ASSIGN_OR_RAISE(rel, bind_table_ref(*s.from));
   }
-  if (s.where) {
-    if (!s.from) return error(s.where->pos, "WHERE needs a FROM clause");
-    ARROW_ASSIGN_OR_RAISE(auto pred, bind_expr(*s.where, rel.scope));
-    ARROW_RETURN_NOT_OK(expect_boolean(*pred, s.where->pos, "the WHERE clause"));
-    ARROW_ASSIGN_OR_RAISE(pred, coerce_at(std::move(pred), SqlType::boolean(), s.where->pos));
-    auto filter = std::make_unique<LogicalNode>();
-    filter->kind = LogicalNodeKind::kFilter;
-    filter->schema = rel.node->schema;
-    filter->rowtime_index = rel.node->rowtime_index;
-    filter->predicate = std::move(pred);
-    filter->inputs.push_back(std::move(rel.node));
-    rel.node = std::move(filter);
-  }
+  if (s.where && !s.from) return error(s.where->pos, "WHERE needs a FROM clause");
+  ARROW_RETURN_NOT_OK(bind_where(s, rel));
 
   std::vector<BoundExprPtr> exprs;
   std::vector<std::string> names;

@@ -56,6 +56,8 @@ class Binder {
   };
   arrow::Result<Relation> bind_table_ref(const ast::TableRef& ref);
   arrow::Result<Relation> bind_select(const ast::Select& select);
+  /// The SELECT's WHERE clause (if any) as a Filter on top of `rel`.
+  arrow::Status bind_where(const ast::Select& select, Relation& rel);
   /// The inner SELECT of the deduplication pattern (`SELECT ..., ROW_NUMBER() OVER (PARTITION BY
   /// k ORDER BY rowtime) AS rn FROM t` under `WHERE rn = 1`).
   arrow::Result<Relation> bind_deduplicate_select(const ast::Select& select,

@@ -132,13 +132,7 @@ arrow::Result<Binder::Relation> Binder::bind_join(const ast::TableRef& ref) {
         c->remap_columns(shift);
       }
       ARROW_ASSIGN_OR_RAISE(c, coerce_at(std::move(c), SqlType::boolean(), ref.condition->pos));
-      auto filter = std::make_unique<LogicalNode>();
-      filter->kind = LogicalNodeKind::kFilter;
-      filter->schema = side.node->schema;
-      filter->rowtime_index = side.node->rowtime_index;
-      filter->predicate = std::move(c);
-      filter->inputs.push_back(std::move(side.node));
-      side.node = std::move(filter);
+      side.node = make_filter(std::move(side.node), std::move(c));
       continue;
     }
     residual.push_back(std::move(c));
@@ -238,18 +232,7 @@ arrow::Result<Binder::Relation> Binder::bind_rank_select(const ast::Select& s) {
     }
   }
   ARROW_ASSIGN_OR_RAISE(Relation rel, bind_table_ref(*s.from));
-  if (s.where) {
-    ARROW_ASSIGN_OR_RAISE(auto pred, bind_expr(*s.where, rel.scope));
-    ARROW_RETURN_NOT_OK(expect_boolean(*pred, s.where->pos, "the WHERE clause"));
-    ARROW_ASSIGN_OR_RAISE(pred, coerce_at(std::move(pred), SqlType::boolean(), s.where->pos));
-    auto filter = std::make_unique<LogicalNode>();
-    filter->kind = LogicalNodeKind::kFilter;
-    filter->schema = rel.node->schema;
-    filter->rowtime_index = rel.node->rowtime_index;
-    filter->predicate = std::move(pred);
-    filter->inputs.push_back(std::move(rel.node));
-    rel.node = std::move(filter);
-  }
+  ARROW_RETURN_NOT_OK(bind_where(s, rel));
   const int width = static_cast<int>(rel.scope.columns.size());
 
   // One Rank node per distinct OVER (...) clause, stacked; each appends its functions' columns.

@@ -294,6 +294,17 @@ void explain_into(const LogicalNode& n, const std::string& prefix, const std::st
 
 }  // namespace
 
+std::unique_ptr<LogicalNode> make_filter(std::unique_ptr<LogicalNode> input,
+                                         BoundExprPtr predicate) {
+  auto filter = std::make_unique<LogicalNode>();
+  filter->kind = LogicalNodeKind::kFilter;
+  filter->schema = input->schema;
+  filter->rowtime_index = input->rowtime_index;
+  filter->predicate = std::move(predicate);
+  filter->inputs.push_back(std::move(input));
+  return filter;
+}
+
 std::string explain_plan(const LogicalNode& root) {
   std::string out;
   explain_into(root, "", "", out);

@@ -152,6 +152,11 @@ struct LogicalNode {
   std::unique_ptr<LogicalNode> clone() const;
 };
 
+/// A Filter node over `input` keeping the rows where `predicate` (a boolean over its columns)
+/// holds.
+std::unique_ptr<LogicalNode> make_filter(std::unique_ptr<LogicalNode> input,
+                                         BoundExprPtr predicate);
+
 /// What an INSERT or EXECUTE STATEMENT SET plans to: one sink tree per INSERT, run as one job.
 /// Several sinks may scan the same table; exec should read such a source once.
 struct StatementSetPlan {
