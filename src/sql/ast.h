@@ -203,6 +203,8 @@ struct Statement {
   SourcePos partition_pos;
   std::vector<std::pair<std::string, std::string>> options;
   std::string comment;
+  std::vector<std::string> like_table;  // CREATE TABLE t WITH (...) LIKE like_table
+  SourcePos like_pos;
 
   // kCreateView
   std::vector<std::string> column_aliases;

@@ -85,6 +85,41 @@ Scope scope_of(const Schema& schema, const std::string& qualifier) {
 // ---- CREATE TABLE ------------------------------------------------------------------------------
 
 arrow::Result<std::shared_ptr<CatalogTable>> Binder::bind_create_table(const ast::Statement& s) {
+  if (!s.like_table.empty()) {
+    const std::string source = ast::join_name(s.like_table);
+    auto like = catalog_.table(source);
+    if (!like) {
+      return error(s.like_pos, fmt::format("table '{}' of the LIKE clause not found", source));
+    }
+    // INCLUDING ALL OVERWRITING OPTIONS, Flink's default: the source's columns, watermark, keys
+    // and partitioning, with our WITH options replacing its values of the same keys.
+    auto table = std::make_shared<CatalogTable>();
+    table->name = Catalog::normalize_name(ast::join_name(s.name));
+    table->comment = s.comment.empty() ? like->comment : s.comment;
+    for (const auto& c : like->columns) {
+      CatalogColumn copy;
+      copy.name = c.name;
+      copy.type = c.type;
+      copy.computed = c.computed ? c.computed->clone() : nullptr;
+      copy.computed_sql = c.computed_sql;
+      copy.comment = c.comment;
+      table->columns.push_back(std::move(copy));
+    }
+    if (like->watermark) {
+      WatermarkSpec wm;
+      wm.rowtime_column = like->watermark->rowtime_column;
+      wm.rowtime_index = like->watermark->rowtime_index;
+      wm.expr = like->watermark->expr->clone();
+      wm.expr_sql = like->watermark->expr_sql;
+      wm.fixed_delay_micros = like->watermark->fixed_delay_micros;
+      table->watermark = std::move(wm);
+    }
+    table->primary_key = like->primary_key;
+    table->partition_keys = like->partition_keys;
+    table->options = like->options;
+    for (const auto& [k, v] : s.options) table->options[k] = v;
+    return table;
+  }
   auto table = std::make_shared<CatalogTable>();
   table->name = Catalog::normalize_name(ast::join_name(s.name));
   table->comment = s.comment;

@@ -260,9 +260,23 @@ class Parser {
   arrow::Result<ast::StatementPtr> create_table(ast::StatementPtr s) {
     ARROW_RETURN_NOT_OK(if_not_exists(*s));
     ARROW_ASSIGN_OR_RAISE(s->name, compound_name("a table name"));
-    if (peek().is_keyword("LIKE") || peek().is_keyword("AS")) {
-      return error_at(peek().pos,
-                      fmt::format("CREATE TABLE ... {} is not supported yet", peek().upper));
+    if (peek().is_keyword("AS")) {
+      return error_at(peek().pos, "CREATE TABLE ... AS is not supported yet");
+    }
+    // Flink's CREATE TABLE t WITH (...) LIKE src: src's schema, its options overwritten by ours.
+    if (peek().is_keyword("WITH") || peek().is_keyword("LIKE")) {
+      if (accept_keyword("WITH")) {
+        ARROW_ASSIGN_OR_RAISE(s->options, options());
+      }
+      s->like_pos = peek().pos;
+      ARROW_RETURN_NOT_OK(expect_keyword("LIKE"));
+      ARROW_ASSIGN_OR_RAISE(s->like_table, compound_name("the table to copy"));
+      if (peek().is_symbol("(")) {
+        return error_at(peek().pos,
+                        "LIKE options are not supported yet; the default (INCLUDING ALL "
+                        "OVERWRITING OPTIONS) applies");
+      }
+      return s;
     }
     ARROW_RETURN_NOT_OK(expect_symbol("("));
     do {
@@ -308,6 +322,11 @@ class Parser {
     }
     if (accept_keyword("WITH")) {
       ARROW_ASSIGN_OR_RAISE(s->options, options());
+    }
+    if (peek().is_keyword("LIKE")) {
+      return error_at(peek().pos,
+                      "LIKE after a column list is not supported yet; write CREATE TABLE t WITH "
+                      "(...) LIKE source");
     }
     return s;
   }

@@ -169,7 +169,7 @@ def test_explain_prints_plans_without_touching_data(roadpulse_bin, tmp_path):
     out = subprocess.run([roadpulse_bin, "explain", "-f", str(repo / "sql" / "pipeline.sql")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("== statement") == 1  # one statement set
+    assert out.stdout.count("== statement") == 2  # two statement sets: real-time and lake
     assert out.stdout.count("Sink(table=") == 5
     assert "WindowAggregate(window=[HOP(" in out.stdout
     assert "filter=[(Severity > 3)]" in out.stdout
@@ -272,3 +272,35 @@ def _try_put(client, batch, acked):
         acked.update(e["ID"] for e in batch)
     except Exception:
         pass  # cut by the kill: not acknowledged
+
+
+def test_undecodable_events_are_dead_lettered_once(roadpulse_bin, tmp_path):
+    """Both jobs of the default pipeline read the raw stream; an event neither can decode goes to
+    the dead-letter stream once, with its reason, and into none of the outputs."""
+    department = Department()
+    port = free_port()
+    config = tmp_path / "roadpulse.toml"
+    write_config(config, tmp_path / "data", port, department.url)
+    run = RunProcess(roadpulse_bin, config, port, tmp_path / "run.log")
+    run.start()
+    try:
+        client = kinesis_client(run.url)
+        good = generate_events(roadpulse_bin, 20, seed=3, spread_seconds=60)
+        bad = [dict(good[0], ID="BAD-1", Severity="severe"),
+               dict(good[1], ID="BAD-2", Start_Lat="north")]
+        assert put_events(client, good + bad) == 22
+
+        def both_jobs_read_all():
+            jobs = run.get_json("/api/pipeline")["jobs"]
+            read = [sum(s["records_read"] for s in j["sources"]
+                        if s["table"].startswith("raw_accidents")) for j in jobs]
+            return len(jobs) == 2 and read == [20, 20], read  # the decodable ones
+        wait_for(both_jobs_read_all, 60, "both jobs to read every event")
+        time.sleep(1.5)  # a dead letter written by a second reader would land by now
+        dead = [json.loads(data) for _, data in read_stream(client, RAW + ".dlq")]
+        assert sorted(json.loads(d["data"])["ID"] for d in dead) == ["BAD-1", "BAD-2"]
+        assert all(d["reason"] for d in dead)
+    finally:
+        rc = run.stop()
+        department.close()
+    assert rc == 0, open(tmp_path / "run.log").read()[-3000:]

@@ -30,6 +30,47 @@ std::string script_error(Session& s, std::string_view sql) {
   return r.ok() ? "" : r.status().message();
 }
 
+// Flink's CREATE TABLE t WITH (...) LIKE src: src's columns, computed columns, watermark, keys and
+// partitioning; src's options with ours replacing the same keys (INCLUDING ALL OVERWRITING
+// OPTIONS).
+TEST(SessionTest, CreateTableLikeCopiesTheSchemaAndOverwritesOptions) {
+  Session s;
+  ASSERT_OK(s.execute_script(kDdl).status());
+  ASSERT_OK(s.execute("CREATE TABLE src_fast WITH ('rows-per-second' = '99', 'fields.id.length' "
+                      "= '4') LIKE src")
+                .status());
+  auto src = s.catalog().table("src");
+  auto copy = s.catalog().table("src_fast");
+  ASSERT_TRUE(copy);
+  ASSERT_EQ(copy->columns.size(), src->columns.size());
+  for (size_t i = 0; i < src->columns.size(); ++i) {
+    EXPECT_EQ(copy->columns[i].name, src->columns[i].name);
+    EXPECT_EQ(copy->columns[i].type.to_string(), src->columns[i].type.to_string());
+    EXPECT_EQ(copy->columns[i].computed_sql, src->columns[i].computed_sql);
+    EXPECT_EQ(copy->columns[i].is_physical(), src->columns[i].is_physical());
+  }
+  ASSERT_TRUE(copy->watermark);
+  EXPECT_EQ(copy->watermark->rowtime_column, "ts");
+  EXPECT_EQ(copy->watermark->fixed_delay_micros, 1'000'000);
+  EXPECT_EQ(copy->primary_key, std::vector<std::string>{"id"});
+  EXPECT_EQ(copy->partition_keys, std::vector<std::string>{"sev"});
+  EXPECT_EQ(copy->option("connector"), "datagen");
+  EXPECT_EQ(copy->option("rows-per-second"), "99");
+  EXPECT_EQ(copy->option("fields.id.length"), "4");
+  EXPECT_EQ(src->option("rows-per-second"), "10");  // the source is untouched
+  // The copy plans like the original: its computed column and watermark work.
+  ASSERT_OK(s.execute("EXPLAIN SELECT id, sev_label FROM src_fast WHERE ts > TIMESTAMP "
+                      "'2016-01-01 00:00:00'")
+                .status());
+
+  EXPECT_THAT(script_error(s, "CREATE TABLE x LIKE nope"),
+              HasSubstr("table 'nope' of the LIKE clause not found"));
+  EXPECT_THAT(script_error(s, "CREATE TABLE x LIKE src (EXCLUDING OPTIONS)"),
+              HasSubstr("LIKE options are not supported yet"));
+  EXPECT_THAT(script_error(s, "CREATE TABLE x (a INT) WITH ('connector' = 'print') LIKE src"),
+              HasSubstr("LIKE after a column list is not supported yet"));
+}
+
 TEST(SessionTest, CreateDescribeShowDrop) {
   Session s;
   ASSERT_OK(s.execute_script(kDdl).status());
