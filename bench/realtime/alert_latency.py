@@ -156,6 +156,9 @@ def main():
     ap.add_argument("--idle", type=float, default=10, help="seconds of probes without load")
     ap.add_argument("--probes-per-second", type=float, default=20)
     ap.add_argument("--durability", default="fsync")
+    ap.add_argument("--concurrency", type=int, default=4,
+                    help="PutRecords requests the background keeps in flight (one connection "
+                         "cannot carry 50k events/s)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
 
@@ -192,7 +195,8 @@ def main():
         background = subprocess.Popen(
             [args.bin, "simulate", "--rows", str(rows), "--seed", "7", "--rate", str(args.rate),
              "--no-progress", "--dead-letter", str(tmp / "dlq.jsonl"),
-             "--to", f"kinesis://127.0.0.1:{port}/us-accidents-data-stream-1"],
+             "--to", f"kinesis://127.0.0.1:{port}/us-accidents-data-stream-1"
+                     f"?concurrency={args.concurrency}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(3)  # let the background reach its rate
         started = time.monotonic()
