@@ -2,6 +2,7 @@
 import os
 import pathlib
 import socket
+import subprocess
 
 import pytest
 
@@ -25,3 +26,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(roadpulse_bin, tmp_path):
+    """`roadpulse serve` on a free loopback port with a fresh data dir; yields its base URL.
+    (The Kinesis suites define their own `server`, a kinesis_server.Server, which wins there.)"""
+    port = free_port()
+    proc = subprocess.Popen([roadpulse_bin, "serve", "--data-dir", str(tmp_path / "data"),
+                             "--listen", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout.readline().startswith("listening on")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0

@@ -6,21 +6,7 @@ import subprocess
 import time
 import urllib.request
 
-import pytest
-
 from conftest import free_port
-
-
-@pytest.fixture
-def server(roadpulse_bin, tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([roadpulse_bin, "serve", "--data-dir", str(tmp_path / "data"),
-                             "--listen", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout.readline().startswith("listening on")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0
 
 
 def sql(roadpulse_bin, url, *args):

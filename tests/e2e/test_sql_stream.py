@@ -10,21 +10,6 @@ import time
 import pytest
 import requests
 
-from conftest import free_port
-
-
-@pytest.fixture
-def server(roadpulse_bin, tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([roadpulse_bin, "serve", "--data-dir", str(tmp_path / "data"),
-                             "--listen", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout.readline().startswith("listening on")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0
-
-
 # A 1-shard stream read from its start: rows come in append order, and the source never ends.
 STREAM = ("CREATE TABLE st (id BIGINT, name STRING) WITH ('connector' = 'stream', "
           "'stream' = 'st', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON')")
