@@ -546,6 +546,57 @@ struct Job::Impl {
     return arrow::Status::OK();
   }
 
+  static bool is_row_operator_node(const sql::LogicalNode& node) {
+    return node.kind == sql::LogicalNodeKind::kWindowAggregate ||
+           node.kind == sql::LogicalNodeKind::kDeduplicate ||
+           node.kind == sql::LogicalNodeKind::kFilter ||
+           node.kind == sql::LogicalNodeKind::kProject;
+  }
+
+  // The operator of a node that needs nothing but the node: window aggregation, deduplication,
+  // filter, projection. Windows and deduplication drop late rows, so the job then gets the
+  // late-row side output (when configured).
+  arrow::Result<std::unique_ptr<Operator>> make_row_operator(const sql::LogicalNode& node) {
+    switch (node.kind) {
+      case sql::LogicalNodeKind::kWindowAggregate: {
+        drops_late_rows = true;
+        if (node.window && node.window->kind == sql::WindowKind::kSession) {
+          ARROW_ASSIGN_OR_RAISE(auto op, SessionWindowOperator::make(node));
+          return op;
+        }
+        ARROW_ASSIGN_OR_RAISE(auto op, WindowAggregateOperator::make(node));
+        return op;
+      }
+      case sql::LogicalNodeKind::kDeduplicate: {
+        drops_late_rows = true;
+        ARROW_ASSIGN_OR_RAISE(auto op, DeduplicateOperator::make(node));
+        return op;
+      }
+      case sql::LogicalNodeKind::kFilter: {
+        if (!node.predicate) return arrow::Status::Invalid("Filter node without a predicate");
+        ARROW_ASSIGN_OR_RAISE(auto op, FilterOperator::make(*node.predicate));
+        return op;
+      }
+      case sql::LogicalNodeKind::kProject: {
+        ARROW_ASSIGN_OR_RAISE(auto op, ProjectOperator::make(node.exprs, node.schema));
+        return op;
+      }
+      default:
+        return arrow::Status::NotImplemented("no operator for a ",
+                                             sql::logical_node_kind_name(node.kind), " node here");
+    }
+  }
+
+  // An updating result (a changelog) may only go to a sink that takes updates, as in Flink.
+  static arrow::Status check_sink_takes(SharedSink& sink, const std::string& updating_by) {
+    if (updating_by.empty() || sink.sink().accepts_changelog()) return arrow::Status::OK();
+    return arrow::Status::Invalid(
+        "table '", sink.table(), "' (connector '", sink.connector(),
+        "') is append-only and cannot take the updating result of ", updating_by,
+        ": use a window aggregation (TUMBLE/HOP/CUMULATE/SESSION) or a sink that accepts "
+        "updates (print, metrics)");
+  }
+
   // The chain of a TailPlan, once every input chain is planned: bounded (batch mode) only when
   // every input is.
   arrow::Status plan_tail(TailPlan& tail) {
@@ -574,19 +625,6 @@ struct Job::Impl {
         ARROW_ASSIGN_OR_RAISE(auto op, GroupAggregateOperator::make(*node, bounded));
         if (op->updating()) updating_by = op->name();
         ops.push_back(std::move(op));
-      } else if (node->kind == sql::LogicalNodeKind::kWindowAggregate) {
-        drops_late_rows = true;
-        if (node->window && node->window->kind == sql::WindowKind::kSession) {
-          ARROW_ASSIGN_OR_RAISE(auto op, SessionWindowOperator::make(*node));
-          ops.push_back(std::move(op));
-        } else {
-          ARROW_ASSIGN_OR_RAISE(auto op, WindowAggregateOperator::make(*node));
-          ops.push_back(std::move(op));
-        }
-      } else if (node->kind == sql::LogicalNodeKind::kDeduplicate) {
-        drops_late_rows = true;
-        ARROW_ASSIGN_OR_RAISE(auto op, DeduplicateOperator::make(*node));
-        ops.push_back(std::move(op));
       } else if (node->kind == sql::LogicalNodeKind::kSort) {
         if (!sources_bounded) {
           return arrow::Status::NotImplemented(
@@ -594,12 +632,8 @@ struct Job::Impl {
         }
         ARROW_ASSIGN_OR_RAISE(auto op, SortOperator::make(*node));
         ops.push_back(std::move(op));
-      } else if (node->kind == sql::LogicalNodeKind::kFilter) {
-        if (!node->predicate) return arrow::Status::Invalid("Filter node without a predicate");
-        ARROW_ASSIGN_OR_RAISE(auto op, FilterOperator::make(*node->predicate));
-        ops.push_back(std::move(op));
-      } else if (node->kind == sql::LogicalNodeKind::kProject) {
-        ARROW_ASSIGN_OR_RAISE(auto op, ProjectOperator::make(node->exprs, node->schema));
+      } else if (is_row_operator_node(*node)) {
+        ARROW_ASSIGN_OR_RAISE(auto op, make_row_operator(*node));
         ops.push_back(std::move(op));
       } else {
         return arrow::Status::NotImplemented(sql::logical_node_kind_name(node->kind),
@@ -607,13 +641,7 @@ struct Job::Impl {
                                              "supported yet");
       }
     }
-    if (!updating_by.empty() && !tail.sink->sink().accepts_changelog()) {
-      return arrow::Status::Invalid(
-          "table '", tail.sink->table(), "' (connector '", tail.sink->connector(),
-          "') is append-only and cannot take the updating result of ", updating_by,
-          ": use a window aggregation (TUMBLE/HOP/CUMULATE/SESSION) or a sink that accepts "
-          "updates (print, metrics)");
-    }
+    ARROW_RETURN_NOT_OK(check_sink_takes(*tail.sink, updating_by));
     ops.push_back(std::make_unique<SinkOperator>(tail.sink));
     tail.runtime->set_chain(std::make_unique<Chain>(std::move(ops)));
     return arrow::Status::OK();
@@ -711,14 +739,8 @@ struct Job::Impl {
                 "a window aggregation over the updating result of ", updating_by,
                 " is not supported");
           }
-          drops_late_rows = true;
-          if (node->window && node->window->kind == sql::WindowKind::kSession) {
-            ARROW_ASSIGN_OR_RAISE(auto op, SessionWindowOperator::make(*node));
-            ops.push_back(std::move(op));
-          } else {
-            ARROW_ASSIGN_OR_RAISE(auto op, WindowAggregateOperator::make(*node));
-            ops.push_back(std::move(op));
-          }
+          ARROW_ASSIGN_OR_RAISE(auto op, make_row_operator(*node));
+          ops.push_back(std::move(op));
         } else if (node->kind == sql::LogicalNodeKind::kSort) {
           if (!group->source->bounded()) {
             return arrow::Status::NotImplemented(
@@ -758,15 +780,10 @@ struct Job::Impl {
             return arrow::Status::NotImplemented("deduplication over the updating result of ",
                                                  updating_by, " is not supported");
           }
-          drops_late_rows = true;
-          ARROW_ASSIGN_OR_RAISE(auto op, DeduplicateOperator::make(*node));
-          ops.push_back(std::move(op));
-        } else if (node->kind == sql::LogicalNodeKind::kFilter) {
-          if (!node->predicate) return arrow::Status::Invalid("Filter node without a predicate");
-          ARROW_ASSIGN_OR_RAISE(auto op, FilterOperator::make(*node->predicate));
+          ARROW_ASSIGN_OR_RAISE(auto op, make_row_operator(*node));
           ops.push_back(std::move(op));
         } else {
-          ARROW_ASSIGN_OR_RAISE(auto op, ProjectOperator::make(node->exprs, node->schema));
+          ARROW_ASSIGN_OR_RAISE(auto op, make_row_operator(*node));
           ops.push_back(std::move(op));
         }
       }
@@ -778,13 +795,7 @@ struct Job::Impl {
         group->chains.push_back(std::make_unique<Chain>(std::move(ops)));
         continue;
       }
-      if (!updating_by.empty() && !p.sink->sink().accepts_changelog()) {
-        return arrow::Status::Invalid(
-            "table '", p.sink->table(), "' (connector '", p.sink->connector(),
-            "') is append-only and cannot take the updating result of ", updating_by,
-            ": use a window aggregation (TUMBLE/HOP/CUMULATE/SESSION) or a sink that accepts "
-            "updates (print, metrics)");
-      }
+      ARROW_RETURN_NOT_OK(check_sink_takes(*p.sink, updating_by));
       ops.push_back(std::make_unique<SinkOperator>(p.sink));
       group->chains.push_back(std::make_unique<Chain>(std::move(ops)));
     }
