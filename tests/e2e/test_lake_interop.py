@@ -12,25 +12,9 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-ROWS = 3000
+from lake_query_set import COLUMNS  # the curated table's columns and SQL types
 
-COLUMNS = [
-    ("ID", "STRING"), ("Severity", "BIGINT"), ("Start_Time", "TIMESTAMP(3)"),
-    ("End_Time", "TIMESTAMP(3)"), ("Start_Lat", "DOUBLE"), ("Start_Lng", "DOUBLE"),
-    ("End_Lat", "DOUBLE"), ("End_Lng", "DOUBLE"), ("Distance(mi)", "DOUBLE"),
-    ("Description", "STRING"), ("Number", "STRING"), ("Street", "STRING"), ("Side", "STRING"),
-    ("City", "STRING"), ("County", "STRING"), ("State", "STRING"), ("Zipcode", "STRING"),
-    ("Country", "STRING"), ("Timezone", "STRING"), ("Airport_Code", "STRING"),
-    ("Weather_Timestamp", "TIMESTAMP(3)"), ("Temperature(F)", "DOUBLE"),
-    ("Wind_Chill(F)", "DOUBLE"), ("Humidity(%)", "DOUBLE"), ("Pressure(in)", "DOUBLE"),
-    ("Visibility(mi)", "DOUBLE"), ("Wind_Direction", "STRING"), ("Wind_Speed(mph)", "DOUBLE"),
-    ("Precipitation(in)", "DOUBLE"), ("Weather_Condition", "STRING"),
-] + [(name, "BOOLEAN") for name in (
-    "Amenity", "Bump", "Crossing", "Give_Way", "Junction", "No_Exit", "Railway", "Roundabout",
-    "Station", "Stop", "Traffic_Calming", "Traffic_Signal", "Turning_Loop")] + [
-    ("Sunrise_Sunset", "STRING"), ("Civil_Twilight", "STRING"), ("Nautical_Twilight", "STRING"),
-    ("Astronomical_Twilight", "STRING"),
-]
+ROWS = 3000
 
 
 def run(args, **kw):

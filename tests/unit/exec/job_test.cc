@@ -11,83 +11,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "memory_tables.h"
 #include "sql/session.h"
 
 namespace roadpulse::exec {
 namespace {
 
-// Tables named by the 'table' option hold batches; sources replay them, counting opens and the
-// columns they were asked for; sinks append to them.
-class MemoryTables final : public ConnectorFactory {
- public:
-  struct Table {
-    std::vector<std::shared_ptr<arrow::RecordBatch>> batches;  // full physical rows
-    std::vector<std::vector<int>> source_reads;                // read_columns per source made
-    std::mutex mutex;
-  };
-
-  Table& table(const std::string& name) { return tables_[name]; }
-
-  arrow::Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec) override {
-    Table& t = tables_[spec.options.at("table")];
-    t.source_reads.push_back(spec.read_columns);
-    return std::make_unique<ReplaySource>(&t, spec);
-  }
-  arrow::Result<std::unique_ptr<Sink>> make_sink(const SinkSpec& spec) override {
-    return std::make_unique<AppendSink>(&tables_[spec.options.at("table")]);
-  }
-
- private:
-  class ReplaySource final : public Source {
-   public:
-    ReplaySource(Table* t, SourceSpec spec) : t_(t), spec_(std::move(spec)) {}
-    std::string name() const override { return "memory"; }
-    bool bounded() const override { return true; }
-    arrow::Result<SourceChunk> next(int64_t) override {
-      SourceChunk chunk;
-      if (i_ >= t_->batches.size()) {
-        chunk.end_of_input = true;
-        return chunk;
-      }
-      const auto& full = t_->batches[i_++];
-      std::vector<std::shared_ptr<arrow::Array>> columns;
-      const auto physical = spec_.table->physical_column_indices();
-      for (int c : spec_.read_columns) {
-        const auto pos = std::find(physical.begin(), physical.end(), c) - physical.begin();
-        columns.push_back(full->column(int(pos)));
-      }
-      chunk.batch = arrow::RecordBatch::Make(spec_.read_schema, full->num_rows(), columns);
-      read_ += full->num_rows();
-      return chunk;
-    }
-    SourceMetrics metrics() const override { return {read_, 0}; }
-
-   private:
-    Table* t_;
-    SourceSpec spec_;
-    size_t i_ = 0;
-    int64_t read_ = 0;
-  };
-
-  class AppendSink final : public Sink {
-   public:
-    explicit AppendSink(Table* t) : t_(t) {}
-    std::string name() const override { return "memory"; }
-    arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-      std::lock_guard lock(t_->mutex);
-      t_->batches.push_back(batch);
-      written_ += batch->num_rows();
-      return arrow::Status::OK();
-    }
-    int64_t rows_written() const override { return written_; }
-
-   private:
-    Table* t_;
-    int64_t written_ = 0;
-  };
-
-  std::map<std::string, Table> tables_;
-};
+using test_support::MemoryTables;
 
 std::shared_ptr<arrow::RecordBatch> events() {
   auto type =
