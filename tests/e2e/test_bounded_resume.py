@@ -57,7 +57,11 @@ def kill_after_checkpoints(job, ckpt_dir, tmp_path, max_runs=60):
         need = before + (2 if before == 0 else 1)
         while proc.poll() is None and time.time() < deadline:
             if max(checkpoint_ids(ckpt_dir), default=0) >= need:
+                # Freeze it first, so no checkpoint completes between the look and the kill
+                # (manifests appear by an atomic rename: what we see while it is stopped holds).
+                proc.send_signal(signal.SIGSTOP)
                 if newest_finished(ckpt_dir):
+                    proc.send_signal(signal.SIGCONT)
                     break  # its input is all read: let it commit and exit
                 proc.send_signal(signal.SIGKILL)
                 break
