@@ -226,7 +226,10 @@ arrow::Status run_demo(const DemoArgs& args) {
           if (s.table == "raw_accidents") read += s.records_read + s.records_rejected;
         }
       }
-      if (read >= stats.raw_records) break;
+      // ... and the raw archive has taken it all (written, rejected or buffered for its flush).
+      const auto& a = stats.archive;
+      const int64_t archived = a.records + a.error_records + a.buffered_records + a.expired_records;
+      if (read >= stats.raw_records && (!stats.archive_on || archived >= stats.raw_records)) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

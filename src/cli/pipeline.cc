@@ -412,7 +412,10 @@ PipelineStats Pipeline::stats() {
       if (log::is_dead_letter_stream(name)) stats.dead_letters += records;
     }
   }
-  if (archive_) stats.archive = archive_->stats();
+  if (archive_) {
+    stats.archive_on = true;
+    stats.archive = archive_->stats();
+  }
   for (const auto& id : job_ids_) {
     auto job = app_->jobs().get(id);
     if (!job) continue;

@@ -30,6 +30,7 @@ struct PipelineStats {
   int64_t dead_letters = 0;       // records in every *.dlq stream
   int64_t jobs_running = 0;
   int64_t jobs_failed = 0;
+  bool archive_on = false;        // the raw archive runs beside the jobs
   archive::ArchiveStats archive;  // zero when the archive is off
 };
 
