@@ -22,8 +22,8 @@
 #include "exec/job.h"
 #include "lake/lake.h"
 #include "lake/pruning.h"
+#include "query/pruned_sources.h"
 #include "query/query.h"
-#include "query/raw_json_source.h"
 #include "sql/logical_plan.h"
 #include "sql/session.h"
 
@@ -169,61 +169,6 @@ void collect_scans(const sql::LogicalNode& node,
   for (const auto& input : node.inputs) collect_scans(*input, out);
 }
 
-// --- the pruning Parquet source --------------------------------------------------------------
-
-class LakeParquetSource final : public exec::Source {
- public:
-  LakeParquetSource(lake::TableEntry table, lake::Predicates predicates,
-                    std::shared_ptr<arrow::Schema> read_schema, int64_t batch_rows,
-                    std::shared_ptr<ScanPruning> stats)
-      : table_(std::move(table)),
-        predicates_(std::move(predicates)),
-        read_schema_(std::move(read_schema)),
-        batch_rows_(batch_rows),
-        stats_(std::move(stats)) {}
-
-  std::string name() const override { return "lake:" + table_.name; }
-  bool bounded() const override { return true; }
-
-  arrow::Status open(const exec::OperatorContext&) override {
-    ARROW_ASSIGN_OR_RAISE(auto kept, select_files(table_, predicates_, ".parquet", *stats_));
-    lake::RowGroupSelector selector = [stats = stats_, predicates = predicates_](
-                                          const std::string&, const parquet::FileMetaData& metadata,
-                                          const arrow::Schema& schema) {
-      auto groups = lake::row_groups_may_match(metadata, schema, predicates);
-      stats->row_groups += lake::row_group_count(metadata);
-      stats->row_groups_kept += int64_t(groups.size());
-      return groups;
-    };
-    ARROW_ASSIGN_OR_RAISE(
-        reader_, lake::ParquetTableReader::open(table_.location, std::move(kept), read_schema_,
-                                                batch_rows_, selector));
-    return arrow::Status::OK();
-  }
-
-  arrow::Result<exec::SourceChunk> next(int64_t) override {
-    exec::SourceChunk chunk;
-    ARROW_ASSIGN_OR_RAISE(chunk.batch, reader_->next());
-    if (!chunk.batch) {
-      chunk.end_of_input = true;
-    } else {
-      read_ += chunk.batch->num_rows();
-    }
-    return chunk;
-  }
-
-  exec::SourceMetrics metrics() const override { return {read_, 0}; }
-
- private:
-  lake::TableEntry table_;
-  lake::Predicates predicates_;
-  std::shared_ptr<arrow::Schema> read_schema_;
-  int64_t batch_rows_;
-  std::shared_ptr<ScanPruning> stats_;
-  std::unique_ptr<lake::ParquetTableReader> reader_;
-  int64_t read_ = 0;
-};
-
 struct LakeScan {
   lake::TableEntry table;
   lake::Predicates predicates;
@@ -276,8 +221,8 @@ class LakeScanFactory final : public exec::ConnectorFactory {
       source = make_raw_json_source(it->second.table, it->second.predicates, spec.read_schema,
                                     it->second.stats);
     } else {
-      source = std::make_unique<LakeParquetSource>(it->second.table, it->second.predicates,
-                                                   spec.read_schema, 64 * 1024, it->second.stats);
+      source = make_lake_parquet_source(it->second.table, it->second.predicates, spec.read_schema,
+                                        it->second.stats);
     }
     if (timeout_ms_ <= 0) return source;
     return std::make_unique<DeadlineSource>(std::move(source), deadline_, timeout_ms_);

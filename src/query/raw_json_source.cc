@@ -16,7 +16,7 @@
 #include <arrow/table.h>
 
 #include "archive/archive.h"
-#include "query/raw_json_source.h"
+#include "query/pruned_sources.h"
 
 namespace roadpulse::query {
 
@@ -24,19 +24,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class RawJsonSource final : public exec::Source {
+class RawJsonSource final : public PrunedLakeSource {
  public:
-  RawJsonSource(lake::TableEntry table, lake::Predicates predicates,
-                std::shared_ptr<arrow::Schema> read_schema, int64_t batch_rows,
-                std::shared_ptr<ScanPruning> stats)
-      : table_(std::move(table)),
-        predicates_(std::move(predicates)),
-        read_schema_(std::move(read_schema)),
-        batch_rows_(batch_rows),
-        stats_(std::move(stats)) {}
-
-  std::string name() const override { return "lake:" + table_.name; }
-  bool bounded() const override { return true; }
+  using PrunedLakeSource::PrunedLakeSource;
 
   arrow::Status open(const exec::OperatorContext&) override {
     ARROW_ASSIGN_OR_RAISE(files_, select_files(table_, predicates_, ".jsonl.zst", *stats_));
@@ -52,24 +42,17 @@ class RawJsonSource final : public exec::Source {
     return arrow::Status::OK();
   }
 
-  arrow::Result<exec::SourceChunk> next(int64_t) override {
-    exec::SourceChunk chunk;
+ private:
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> next_batch() override {
     while (pending_.empty()) {
-      if (next_file_ >= files_.size()) {
-        chunk.end_of_input = true;
-        return chunk;
-      }
+      if (next_file_ >= files_.size()) return nullptr;
       ARROW_RETURN_NOT_OK(load(files_[next_file_++]));
     }
-    chunk.batch = std::move(pending_.front());
+    auto batch = std::move(pending_.front());
     pending_.pop_front();
-    read_ += chunk.batch->num_rows();
-    return chunk;
+    return batch;
   }
 
-  exec::SourceMetrics metrics() const override { return {read_, 0}; }
-
- private:
   arrow::Status load(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return arrow::Status::IOError("cannot open '", path, "'");
@@ -141,50 +124,21 @@ class RawJsonSource final : public exec::Source {
     return arrow::Status::OK();
   }
 
-  lake::TableEntry table_;
-  lake::Predicates predicates_;
-  std::shared_ptr<arrow::Schema> read_schema_;
   std::shared_ptr<arrow::Schema> record_schema_;
-  int64_t batch_rows_;
-  std::shared_ptr<ScanPruning> stats_;
   std::vector<std::string> files_;
   size_t next_file_ = 0;
   std::deque<std::shared_ptr<arrow::RecordBatch>> pending_;
-  int64_t read_ = 0;
 };
 
 }  // namespace
 
-arrow::Result<std::vector<std::string>> select_files(const lake::TableEntry& table,
-                                                     const lake::Predicates& predicates,
-                                                     const std::string& extension,
-                                                     ScanPruning& stats) {
-  ARROW_ASSIGN_OR_RAISE(auto files, lake::list_data_files(table.location, extension));
-  std::set<std::string> partitions, kept_partitions;
-  std::vector<std::string> kept;
-  std::error_code ec;
-  for (auto& file : files) {
-    const auto rel = fs::relative(fs::path(file).parent_path(), table.location, ec).string();
-    const std::string dir = ec || rel == "." ? "" : rel;
-    partitions.insert(dir);
-    if (lake::partition_may_match(lake::parse_partition_path(dir), *table.schema, predicates)) {
-      kept_partitions.insert(dir);
-      kept.push_back(std::move(file));
-    }
-  }
-  stats.partitions = int64_t(partitions.size());
-  stats.partitions_kept = int64_t(kept_partitions.size());
-  stats.files = int64_t(files.size());
-  stats.files_kept = int64_t(kept.size());
-  return kept;
-}
-
 std::unique_ptr<exec::Source> make_raw_json_source(lake::TableEntry table,
                                                    lake::Predicates predicates,
                                                    std::shared_ptr<arrow::Schema> read_schema,
-                                                   std::shared_ptr<ScanPruning> stats) {
+                                                   std::shared_ptr<ScanPruning> stats,
+                                                   int64_t batch_rows) {
   return std::make_unique<RawJsonSource>(std::move(table), std::move(predicates),
-                                         std::move(read_schema), 64 * 1024, std::move(stats));
+                                         std::move(read_schema), batch_rows, std::move(stats));
 }
 
 }  // namespace roadpulse::query
