@@ -773,13 +773,35 @@ arrow::Result<std::unique_ptr<JsonDecoder>> JsonDecoder::make(std::shared_ptr<ar
                                            options);
 }
 
+namespace {
+
+bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// Skips whitespace from *pos, counting newlines.
+void skip_blanks(std::string_view buffer, size_t* pos, int64_t* line) {
+  size_t i = *pos;
+  for (; i < buffer.size() && is_json_space(buffer[i]); ++i) {
+    if (buffer[i] == '\n') ++*line;
+  }
+  *pos = i;
+}
+
+}  // namespace
+
 arrow::Status split_json_objects(std::string_view buffer, std::vector<std::string_view>* objects,
                                  std::vector<int64_t>* first_line) {
-  int64_t line = 1;
+  return split_json_objects(buffer, 1, SIZE_MAX, objects, first_line).status();
+}
+
+arrow::Result<JsonSplit> split_json_objects(std::string_view buffer, int64_t line,
+                                            size_t max_objects,
+                                            std::vector<std::string_view>* objects,
+                                            std::vector<int64_t>* first_line) {
   int depth = 0;
   bool in_string = false;
   size_t start = 0;
   int64_t start_line = 0;
+  size_t found = 0;
   for (size_t i = 0; i < buffer.size(); ++i) {
     const char c = buffer[i];
     if (in_string) {
@@ -792,6 +814,7 @@ arrow::Status split_json_objects(std::string_view buffer, std::vector<std::strin
       }
       continue;
     }
+    if (depth == 0 && found == max_objects && !is_json_space(c)) return JsonSplit{i, line};
     switch (c) {
       case '\n':
         ++line;
@@ -820,6 +843,7 @@ arrow::Status split_json_objects(std::string_view buffer, std::vector<std::strin
         if (--depth == 0) {
           objects->push_back(buffer.substr(start, i + 1 - start));
           if (first_line) first_line->push_back(start_line);
+          ++found;
         }
         break;
       case ' ':
@@ -836,7 +860,28 @@ arrow::Status split_json_objects(std::string_view buffer, std::vector<std::strin
   if (depth != 0 || in_string) {
     return arrow::Status::Invalid("line ", start_line, ": JSON object not closed at end of input");
   }
-  return arrow::Status::OK();
+  return JsonSplit{buffer.size(), line};
+}
+
+bool split_json_lines(std::string_view buffer, int64_t line, size_t max_objects,
+                      std::vector<std::string_view>* objects, std::vector<int64_t>* first_line,
+                      JsonSplit* split) {
+  const char* data = buffer.data();
+  const size_t size = buffer.size();
+  size_t pos = 0;
+  skip_blanks(buffer, &pos, &line);
+  for (size_t found = 0; found < max_objects && pos < size; ++found) {
+    const auto* newline = static_cast<const char*>(std::memchr(data + pos, '\n', size - pos));
+    size_t end = newline != nullptr ? size_t(newline - data) : size;
+    while (end > pos && is_json_space(data[end - 1])) --end;  // pos is not blank: skip_blanks
+    if (data[pos] != '{' || data[end - 1] != '}') return false;
+    objects->push_back(buffer.substr(pos, end - pos));
+    if (first_line) first_line->push_back(line);
+    pos = newline != nullptr ? size_t(newline - data) : size;
+    skip_blanks(buffer, &pos, &line);
+  }
+  *split = JsonSplit{pos, line};
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

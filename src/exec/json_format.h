@@ -77,6 +77,30 @@ class JsonDecoder {
 arrow::Status split_json_objects(std::string_view buffer, std::vector<std::string_view>* objects,
                                  std::vector<int64_t>* first_line);
 
+/// Where a bounded split stopped: bytes of the buffer consumed (the whitespace after the last
+/// object included, so `consumed == buffer.size()` means nothing is left) and the line there.
+struct JsonSplit {
+  size_t consumed = 0;
+  int64_t line = 1;
+};
+
+/// split_json_objects() for up to `max_objects` objects of a buffer whose first line is
+/// `line`: the same objects, lines and errors, a batch at a time.
+arrow::Result<JsonSplit> split_json_objects(std::string_view buffer, int64_t line,
+                                            size_t max_objects,
+                                            std::vector<std::string_view>* objects,
+                                            std::vector<int64_t>* first_line);
+
+/// NDJSON framing, the fast path of split_json_objects(): each non-blank line is taken as one
+/// object, found with memchr instead of a byte-by-byte walk. Returns false at the first non-blank
+/// line that does not start with '{' and end with '}' (an indented object, text between objects):
+/// the caller then splits with split_json_objects(). A line that only looks like one object (two
+/// objects on one line, a broken string) is not detected here; it fails to decode, and the caller
+/// re-splits that batch with split_json_objects() to get the same records and errors.
+bool split_json_lines(std::string_view buffer, int64_t line, size_t max_objects,
+                      std::vector<std::string_view>* objects, std::vector<int64_t>* first_line,
+                      JsonSplit* split);
+
 class JsonEncoder {
  public:
   static arrow::Result<std::unique_ptr<JsonEncoder>> make(std::shared_ptr<arrow::Schema> schema,

@@ -204,6 +204,57 @@ TEST(SplitJsonObjects, NdjsonAndIndented) {
                                   split_json_objects("{}\n{\"a\":1", &objects, nullptr));
 }
 
+TEST(SplitJsonObjects, BoundedSplitsResumeWhereTheyStopped) {
+  const std::string text = "\n{\"a\": 1} {\"a\": 2}\n\n{\n \"a\": 3\n}\n  \n";
+  std::vector<std::string_view> all;
+  std::vector<int64_t> all_lines;
+  ASSERT_OK(split_json_objects(text, &all, &all_lines));
+  // Two at a time: the same objects and lines, and the trailing blanks are consumed.
+  std::vector<std::string_view> objects;
+  std::vector<int64_t> lines;
+  size_t offset = 0;
+  int64_t line = 1;
+  int calls = 0;
+  while (offset < text.size()) {
+    ASSERT_OK_AND_ASSIGN(auto split, split_json_objects(std::string_view(text).substr(offset), line,
+                                                        2, &objects, &lines));
+    offset += split.consumed;
+    line = split.line;
+    ++calls;
+  }
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(objects, all);
+  EXPECT_EQ(lines, all_lines);
+  EXPECT_EQ(lines, (std::vector<int64_t>{2, 2, 4}));
+  EXPECT_EQ(line, 8);
+}
+
+TEST(SplitJsonLines, FramesNdjsonAndGivesUpOnAnythingElse) {
+  const std::string text = "\r\n{\"a\": 1}\r\n  {\"a\": \"x\"}  \n\n{\"a\": 3}";
+  std::vector<std::string_view> objects;
+  std::vector<int64_t> lines;
+  JsonSplit split;
+  ASSERT_TRUE(split_json_lines(text, 1, 2, &objects, &lines, &split));
+  EXPECT_EQ(objects, (std::vector<std::string_view>{"{\"a\": 1}", "{\"a\": \"x\"}"}));
+  EXPECT_EQ(lines, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(split.line, 5);
+  EXPECT_EQ(text.substr(split.consumed), "{\"a\": 3}");
+  // The rest, to the end: nothing left.
+  ASSERT_TRUE(split_json_lines(std::string_view(text).substr(split.consumed), split.line, 10,
+                               &objects, &lines, &split));
+  EXPECT_EQ(objects.back(), "{\"a\": 3}");
+  EXPECT_EQ(lines.back(), 5);
+  EXPECT_EQ(split.consumed, 8u);
+  // An indented object or text between objects: the caller must split byte by byte.
+  objects.clear();
+  EXPECT_FALSE(split_json_lines("{\"a\": 1}\n{\n\"a\": 2\n}\n", 1, 10, &objects, &lines, &split));
+  EXPECT_FALSE(split_json_lines("[1]\n", 1, 10, &objects, &lines, &split));
+  // Two objects on a line look like one here; the decoder rejects it (trailing content).
+  objects.clear();
+  ASSERT_TRUE(split_json_lines("{\"a\": 1} {\"a\": 2}\n", 1, 10, &objects, &lines, &split));
+  EXPECT_EQ(objects.size(), 1u);
+}
+
 TEST(JsonEncoder, FlinkJsonOutput) {
   auto schema =
       arrow::schema({arrow::field("ID", arrow::utf8()), arrow::field("Severity", arrow::int64()),
