@@ -1,6 +1,7 @@
 // `roadpulse archive`: the raw archive on its own (the Firehose role) — every shard of a stream
 // from durable consumer positions into <data-dir>/lake/raw/<stream>/dt=.../hour=.../ as
-// zstd JSON lines, until SIGINT/SIGTERM, or with --once what is there now and exit.
+// zstd JSON lines, until SIGINT/SIGTERM, or with --once what is there now and exit. With
+// --kafka the stream is a Kafka topic (server::make_kafka_stream_store).
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "cli/command.h"
 #include "common/units.h"
 #include "log/log.h"
+#include "server/kinesis_kafka_store.h"
 
 namespace roadpulse::cli {
 namespace {
@@ -30,7 +32,35 @@ struct ArchiveArgs {
   std::string consumer = "roadpulse-archive";
   int compression_level = 1;
   bool once = false;
+  std::string kafka;                          // bootstrap servers: the stream is a Kafka topic
+  std::vector<std::string> kafka_properties;  // KEY=VALUE librdkafka properties
 };
+
+// The stream's store: the data dir's embedded log, or the Kafka cluster of --kafka (then the
+// consumer positions are files under <data-dir>/kafka-positions).
+arrow::Result<std::unique_ptr<log::LogStore>> open_store(const ArchiveArgs& args) {
+  if (args.kafka.empty()) {
+    if (!args.kafka_properties.empty()) {
+      return arrow::Status::Invalid("--kafka-property needs --kafka BOOTSTRAP");
+    }
+    log::LogOptions log_options;
+    log_options.data_dir = args.data_dir;
+    log_options.retention_thread = false;  // retention is the owning server's job, not ours
+    return log::LogStore::open(log_options);
+  }
+  server::KafkaStoreOptions options;
+  options.properties["bootstrap.servers"] = args.kafka;
+  for (const auto& kv : args.kafka_properties) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return arrow::Status::Invalid("--kafka-property expects KEY=VALUE, got '", kv, "'");
+    }
+    options.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  options.positions_dir = args.data_dir + "/kafka-positions";
+  options.where = "--kafka-property ";
+  return server::make_kafka_stream_store(std::move(options));
+}
 
 void print_summary(const archive::ArchiveStats& s, double seconds) {
   std::cout << fmt::format(
@@ -61,10 +91,7 @@ arrow::Status run(const ArchiveArgs& args) {
   options.buffer_bytes = *size;
   options.buffer_interval_ms = *interval;
 
-  log::LogOptions log_options;
-  log_options.data_dir = args.data_dir;
-  log_options.retention_thread = false;  // retention is the owning server's job, not ours
-  ARROW_ASSIGN_OR_RAISE(auto store, log::LogStore::open(log_options));
+  ARROW_ASSIGN_OR_RAISE(auto store, open_store(args));
   ARROW_ASSIGN_OR_RAISE(auto archive, archive::RawArchive::make(options, store.get()));
   const auto started = std::chrono::steady_clock::now();
   auto seconds = [&] {
@@ -107,11 +134,17 @@ void setup(CLI::App& root) {
       ->check(CLI::Range(1, 19))
       ->capture_default_str();
   cmd->add_flag("--once", args->once, "Archive what the stream holds now, then exit");
+  cmd->add_option("--kafka", args->kafka,
+                  "The stream is the topic of that name on this Kafka cluster (bootstrap "
+                  "servers); positions are kept in <data-dir>/kafka-positions");
+  cmd->add_option("--kafka-property", args->kafka_properties,
+                  "KEY=VALUE librdkafka property for --kafka (SASL, TLS, ...; repeatable)");
   cmd->footer(
       "Examples:\n"
       "  roadpulse archive --stream us-accidents-data-stream-1 --once\n"
       "  roadpulse archive --stream us-accidents-data-stream-1 --buffer-size 1MiB "
       "--buffer-interval 60s\n"
+      "  roadpulse archive --stream us-accidents-data-stream-1 --kafka localhost:9092\n"
       "Files: <data-dir>/lake/raw/<stream>/dt=YYYY-MM-DD/hour=HH/part-<shard>-<seq>.jsonl.zst\n"
       "(arrival time, UTC); records that are not JSON objects go to _errors/ with the reason.\n"
       "The catalog lists the archive as raw.<stream>. A kill -9 at any moment loses and\n"

@@ -273,6 +273,11 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
                                                                  : log::Durability::kNone;
   options.log.retention_ms = config.log.retention_ms;
   options.log.retention_bytes = config.log.retention_bytes;
+  if (config.streams.backend == "kafka") {
+    // The Kinesis API (and the raw archive) on the same topics as the pipeline's stream tables.
+    ARROW_ASSIGN_OR_RAISE(auto kafka, connect::kafka_streams_backend(base_config(config)));
+    if (kafka) options.kafka_streams = std::move(*kafka);
+  }
   options.gateway.seed_sql = planned.seed_sql;
   options.gateway.base_config = base_config(config);
   // Gateway jobs are not the pipeline: they must not share its name (and its checkpoints).
@@ -353,9 +358,14 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     }
   }
 
-  // The raw archive (the delivery-stream role) runs beside the jobs, on the embedded log.
-  if (config.archive.enabled && embedded_streams) {
-    if (std::find(existing.begin(), existing.end(), config.archive.stream) == existing.end()) {
+  // The raw archive (the delivery-stream role) runs beside the jobs, reading the raw stream
+  // through the Kinesis API's store: the embedded log, or Kafka (positions in the data dir).
+  if (config.archive.enabled) {
+    if (!embedded_streams) {
+      ARROW_RETURN_NOT_OK(ensure_kafka_topic(planned.session->config(), config.archive.stream,
+                                             config.log.default_shards));
+    } else if (std::find(existing.begin(), existing.end(), config.archive.stream) ==
+               existing.end()) {
       ARROW_RETURN_NOT_OK(log->create_stream(config.archive.stream, config.log.default_shards));
     }
     archive::ArchiveOptions archive_options;
@@ -364,14 +374,12 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     archive_options.buffer_bytes = config.archive.buffer_bytes;
     archive_options.buffer_interval_ms = config.archive.buffer_interval_ms;
     ARROW_ASSIGN_OR_RAISE(pipeline->archive_,
-                          archive::RawArchive::make(archive_options, log.get()));
+                          archive::RawArchive::make(archive_options, app.streams().get()));
     ARROW_RETURN_NOT_OK(pipeline->archive_->start());
     archive::RawArchive* raw_archive = pipeline->archive_.get();
     app.add_metrics([raw_archive] {
       return archive::prometheus_text(raw_archive->options().stream, raw_archive->stats());
     });
-  } else if (config.archive.enabled) {
-    spdlog::warn("run: the raw archive reads the embedded log; with streams on Kafka it is off");
   }
 
   Pipeline* self = pipeline.get();
@@ -400,10 +408,14 @@ std::string Pipeline::url() const { return "http://" + app_->address(); }
 
 PipelineStats Pipeline::stats() {
   PipelineStats stats;
-  auto log = app_->log();
+  // The raw and processed streams live where the Kinesis API serves them (on Kafka: topics of
+  // a shared cluster, so only the pipeline's own are described).
+  auto log = app_->streams();
+  const bool on_kafka = log != app_->log();
   auto streams = log->list_streams();
   if (streams.ok()) {
     for (const auto& name : *streams) {
+      if (on_kafka && name.rfind("us-accidents-data-stream-", 0) != 0) continue;
       auto d = log->describe_stream(name);
       if (!d.ok()) continue;
       const int64_t records = d->totals().records;

@@ -11,6 +11,7 @@
 #include "query/query.h"
 #include "realtime/http_api.h"
 #include "server/kinesis_http.h"
+#include "server/kinesis_kafka_store.h"
 #include "server/kinesis_service.h"
 #include "server/sigv4.h"
 
@@ -56,6 +57,7 @@ std::string label(const char* key, const std::string& value) {
 struct ServerApp::Impl {
   ServerAppOptions options;
   std::shared_ptr<log::LogStore> log;
+  std::shared_ptr<log::LogStore> streams;  // behind the Kinesis API: `log` or Kafka
   std::shared_ptr<connect::ConnectContext> connect_context;
   std::unique_ptr<connect::ConnectorRegistry> connectors;
   std::unique_ptr<server::JobManager> jobs;
@@ -234,6 +236,16 @@ arrow::Result<std::unique_ptr<ServerApp>> ServerApp::open(ServerAppOptions optio
   options.log.data_dir = options.data_dir;
   ARROW_ASSIGN_OR_RAISE(auto store, log::LogStore::open(options.log));
   impl->log = std::shared_ptr<log::LogStore>(std::move(store));
+  impl->streams = impl->log;
+  if (!options.kafka_streams.empty()) {
+    server::KafkaStoreOptions kafka_options;
+    kafka_options.properties = options.kafka_streams;
+    kafka_options.positions_dir = options.data_dir + "/kafka-positions";
+    ARROW_ASSIGN_OR_RAISE(auto kafka_store,
+                          server::make_kafka_stream_store(std::move(kafka_options)));
+    impl->streams = std::shared_ptr<log::LogStore>(std::move(kafka_store));
+    spdlog::info("Kinesis API on Kafka ({})", options.kafka_streams.at("bootstrap.servers"));
+  }
   ARROW_ASSIGN_OR_RAISE(auto iterator_key, server::IteratorCodec::load_or_create_key(
                                                options.data_dir + "/server/iterator.key"));
   server::KinesisOptions kinesis_options;
@@ -245,8 +257,8 @@ arrow::Result<std::unique_ptr<ServerApp>> ServerApp::open(ServerAppOptions optio
     spdlog::warn("clock shifted by {} ms for iterator expiry (test hook)",
                  kinesis_options.clock_offset_ms);
   }
-  impl->kinesis = std::make_unique<server::KinesisService>(impl->log.get(), std::move(iterator_key),
-                                                           kinesis_options);
+  impl->kinesis = std::make_unique<server::KinesisService>(
+      impl->streams.get(), std::move(iterator_key), kinesis_options);
   impl->kinesis_http = std::make_unique<server::KinesisHttpHandler>(impl->kinesis.get(),
                                                                     server::SigV4Verifier(keys));
   ARROW_ASSIGN_OR_RAISE(impl->realtime_routes,
@@ -269,6 +281,7 @@ arrow::Result<std::unique_ptr<ServerApp>> ServerApp::open(ServerAppOptions optio
 
 const ServerAppOptions& ServerApp::options() const { return impl_->options; }
 std::shared_ptr<log::LogStore> ServerApp::log() { return impl_->log; }
+std::shared_ptr<log::LogStore> ServerApp::streams() { return impl_->streams; }
 connect::ConnectorRegistry& ServerApp::connectors() { return *impl_->connectors; }
 server::JobManager& ServerApp::jobs() { return *impl_->jobs; }
 server::SqlGateway& ServerApp::gateway() { return *impl_->gateway; }

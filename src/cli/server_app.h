@@ -12,6 +12,7 @@
 
 #include <arrow/result.h>
 
+#include "connect/kafka_client.h"
 #include "connect/registry.h"
 #include "log/log.h"
 #include "server/http_server.h"
@@ -31,6 +32,9 @@ struct ServerAppOptions {
   int io_threads = 0;
   int worker_threads = 0;
   server::SqlGatewayOptions gateway;
+  /// Streams on Kafka (`[streams] backend = "kafka"`, `serve --kafka`): librdkafka properties
+  /// with bootstrap.servers. Empty: the Kinesis API serves the embedded log.
+  connect::kafka::Properties kafka_streams;
 };
 
 /// A route: a response, or nullopt to let the next route try.
@@ -43,7 +47,10 @@ class ServerApp {
   ~ServerApp();
 
   const ServerAppOptions& options() const;
+  /// The embedded log of the data directory (internal streams, embedded stream tables).
   std::shared_ptr<log::LogStore> log();
+  /// The store behind the Kinesis API: the embedded log, or Kafka with options.kafka_streams.
+  std::shared_ptr<log::LogStore> streams();
   connect::ConnectorRegistry& connectors();
   server::JobManager& jobs();
   server::SqlGateway& gateway();
