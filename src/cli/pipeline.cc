@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -90,6 +91,16 @@ arrow::Status ensure_kafka_topic(const std::map<std::string, std::string>& sessi
   ARROW_ASSIGN_OR_RAISE(auto existing, admin->partition_count(topic));
   if (existing) return arrow::Status::OK();
   ARROW_RETURN_NOT_OK(admin->create_topic(topic, partitions));
+  // A new topic's partitions answer offset requests only once their leaders have loaded them
+  // ("Not leader for partition" until then); the jobs' sources ask right away.
+  for (int p = 0; p < partitions; ++p) {
+    for (int attempt = 0;; ++attempt) {
+      auto watermarks = admin->watermarks(topic, p);
+      if (watermarks.ok()) break;
+      if (attempt == 150) return watermarks.status();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   spdlog::info("run: created Kafka topic {} ({} partitions)", topic, partitions);
   return arrow::Status::OK();
 }

@@ -187,7 +187,7 @@ class KafkaStreamStore final : public log::LogStore {
     ARROW_ASSIGN_OR_RAISE(auto retention, retention_ms(topic));
     d.retention_ms = retention;
     for (int p = 0; p < n; ++p) {
-      ARROW_ASSIGN_OR_RAISE(auto w, admin_->watermarks(topic, p));
+      ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, p));
       log::ShardDescription s;
       s.id = log::ShardId{p};
       const auto range = log::uniform_hash_range(p, n);
@@ -263,7 +263,7 @@ class KafkaStreamStore final : public log::LogStore {
                                              const log::StartPosition& position) override {
     const std::string topic(stream);
     ARROW_RETURN_NOT_OK(check_shard(topic, shard));
-    ARROW_ASSIGN_OR_RAISE(auto w, admin_->watermarks(topic, shard.value));
+    ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, shard.value));
     switch (position.kind) {
       case log::StartKind::kTrimHorizon:
         return log::SequenceNumber{uint64_t(w.low)};
@@ -281,10 +281,9 @@ class KafkaStreamStore final : public log::LogStore {
         return log::SequenceNumber{std::max(seq, uint64_t(w.low))};
       }
       case log::StartKind::kAtTimestamp: {
-        ARROW_ASSIGN_OR_RAISE(int n, partitions(topic, false));
-        ARROW_ASSIGN_OR_RAISE(auto offsets,
-                              admin_->offsets_for_time(topic, n, position.timestamp_ms));
-        return log::SequenceNumber{uint64_t(offsets[size_t(shard.value)])};
+        ARROW_ASSIGN_OR_RAISE(auto offset,
+                              offset_for_time(topic, shard.value, position.timestamp_ms));
+        return log::SequenceNumber{uint64_t(offset)};
       }
     }
     return arrow::Status::Invalid("unknown start position");
@@ -295,7 +294,7 @@ class KafkaStreamStore final : public log::LogStore {
                                       int64_t max_bytes) override {
     const std::string topic(stream);
     ARROW_RETURN_NOT_OK(check_shard(topic, shard));
-    ARROW_ASSIGN_OR_RAISE(auto w, admin_->watermarks(topic, shard.value));
+    ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, shard.value));
     if (int64_t(from.value) > w.high) {
       return arrow::Status::Invalid("sequence number ", from.value, " is beyond the end of shard ",
                                     shard.to_string(), " (next is ", w.high, ")");
@@ -355,7 +354,7 @@ class KafkaStreamStore final : public log::LogStore {
                               int64_t timeout_ms) override {
     const std::string topic(stream);
     ARROW_RETURN_NOT_OK(check_shard(topic, shard));
-    ARROW_ASSIGN_OR_RAISE(auto w, admin_->watermarks(topic, shard.value));
+    ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, shard.value));
     if (w.high > int64_t(from.value)) return arrow::Status::OK();
     // Long-poll on a reader at `from`: the message that wakes us is kept for the next read.
     ARROW_ASSIGN_OR_RAISE(auto reader, take_reader(topic, shard.value, int64_t(from.value)));
@@ -381,7 +380,7 @@ class KafkaStreamStore final : public log::LogStore {
     while (true) {
       for (const auto& [shard, next] : positions) {
         ARROW_RETURN_NOT_OK(check_shard(topic, shard));
-        ARROW_ASSIGN_OR_RAISE(auto w, admin_->watermarks(topic, shard.value));
+        ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, shard.value));
         if (w.high > int64_t(next.value)) return arrow::Status::OK();
       }
       const int64_t left = deadline - steady_ms();
@@ -459,6 +458,65 @@ class KafkaStreamStore final : public log::LogStore {
                                     log::SequenceNumber{uint64_t(m->offset)}};
     }
     if (--call->remaining == 0) call->cv.notify_all();
+  }
+
+  // Errors a partition shows while its leader is being elected or loaded (right after the
+  // topic was created, or during a broker restart): asked again until the request timeout.
+  static bool is_transient(rd_kafka_resp_err_t err) {
+    switch (err) {
+      case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+      case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+      case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+      case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+      case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+      case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+      case RD_KAFKA_RESP_ERR__TRANSPORT:
+      case RD_KAFKA_RESP_ERR__TIMED_OUT:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  arrow::Result<kafka::PartitionWatermarks> watermarks(const std::string& topic, int partition) {
+    const int64_t deadline = steady_ms() + kafka::kRequestTimeoutMs;
+    while (true) {
+      kafka::PartitionWatermarks w;
+      const auto err = rd_kafka_query_watermark_offsets(producer_.get(), topic.c_str(), partition,
+                                                        &w.low, &w.high, 5000);
+      if (!err) return w;
+      if (!is_transient(err) || steady_ms() > deadline) {
+        return kafka::error_status(
+            err, fmt::format("offsets of stream {} partition {}", topic, partition));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  // The first offset of `partition` whose timestamp is >= `timestamp_ms`, else its end.
+  arrow::Result<int64_t> offset_for_time(const std::string& topic, int partition,
+                                         int64_t timestamp_ms) {
+    const int64_t deadline = steady_ms() + kafka::kRequestTimeoutMs;
+    while (true) {
+      kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset =
+          timestamp_ms;
+      auto err = rd_kafka_offsets_for_times(producer_.get(), list.get(), 5000);
+      if (!err) err = list->elems[0].err;
+      if (!err) {
+        if (list->elems[0].offset >= 0) return list->elems[0].offset;
+        ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, partition));
+        return w.high;
+      }
+      if (!is_transient(err) || steady_ms() > deadline) {
+        return kafka::error_status(
+            err, fmt::format("offsets for a time in stream {} partition {}", topic, partition));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   static int hash_key_partition(log::HashKey key, int n) {
