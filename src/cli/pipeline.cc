@@ -371,7 +371,14 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
 
   // The raw archive (the delivery-stream role) runs beside the jobs, reading the raw stream
   // through the Kinesis API's store: the embedded log, or Kafka (positions in the data dir).
-  if (config.archive.enabled) {
+  if (config.archive.enabled && !worker.group.empty()) {
+    // Workers divide the raw stream's partitions among them; the archive reads all of them,
+    // so each worker would archive everything. One process archives: `roadpulse archive`.
+    spdlog::info(
+        "run --worker: the raw archive is left to one `roadpulse archive --stream {} --kafka ...` "
+        "process (every worker would archive the whole stream)",
+        config.archive.stream);
+  } else if (config.archive.enabled) {
     if (!embedded_streams) {
       ARROW_RETURN_NOT_OK(ensure_kafka_topic(planned.session->config(), config.archive.stream,
                                              config.log.default_shards));

@@ -1,5 +1,6 @@
 #pragma once
-// roadpulse::server — the Kinesis Data Streams API over the embedded log.
+// roadpulse::server — the Kinesis Data Streams API over a stream store (log::LogStore: the
+// embedded log, or Kafka topics through kinesis_kafka_store.h).
 //
 // KinesisService runs the operations producers and consumers use (CreateStream, DeleteStream,
 // ListStreams, DescribeStream, DescribeStreamSummary, ListShards, PutRecord, PutRecords,
