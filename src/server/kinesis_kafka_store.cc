@@ -29,6 +29,8 @@ namespace fs = std::filesystem;
 // Readers kept idle per partition (several consumers of one partition at different positions,
 // e.g. the archive and a GetRecords client, each keep their prefetch).
 constexpr size_t kIdleReadersPerPartition = 3;
+// An idle reader not taken for this long is closed (its handle holds threads and a connection).
+constexpr int64_t kReaderIdleMs = 60'000;
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -87,6 +89,7 @@ struct Reader {
   int partition = -1;
   int64_t next = -1;     // the offset the handle delivers next (-1: unassigned)
   kafka::Message ahead;  // a message taken from the queue but not returned yet
+  int64_t idle_since_ms = 0;
 };
 
 // One append call waiting for its delivery reports.
@@ -141,6 +144,8 @@ class KafkaStreamStore final : public log::LogStore {
     if (!props.count("acks")) props["acks"] = "all";
     if (!props.count("linger.ms")) props["linger.ms"] = "2";
     if (!props.count("message.timeout.ms")) props["message.timeout.ms"] = "30000";
+    // A record for a topic deleted meanwhile must fail, not create the topic again.
+    if (!props.count("allow.auto.create.topics")) props["allow.auto.create.topics"] = "false";
     ARROW_ASSIGN_OR_RAISE(rd_kafka_conf_t * conf, kafka::make_conf(props, options_.where));
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaStreamStore::on_delivery);
     ARROW_ASSIGN_OR_RAISE(producer_, kafka::make_handle(RD_KAFKA_PRODUCER, conf));
@@ -344,8 +349,11 @@ class KafkaStreamStore final : public log::LogStore {
     if (reader->next >= 0) reader->next = int64_t(result.next.value);
     give_back(std::move(reader));
     ARROW_RETURN_NOT_OK(status);
-    if (int64_t(result.next.value) < w.high && last_arrival > 0) {
-      result.millis_behind_latest = std::max<int64_t>(0, wall_ms() - last_arrival);
+    if (int64_t(result.next.value) < w.high) {
+      // Records are known to follow (the fetch did not bring them in time): say so, at least
+      // 1 ms, so a consumer that stops at "no records and 0 behind" asks again.
+      result.millis_behind_latest =
+          std::max<int64_t>(1, last_arrival > 0 ? wall_ms() - last_arrival : 1);
     }
     return result;
   }
@@ -622,7 +630,18 @@ class KafkaStreamStore final : public log::LogStore {
 
   void give_back(std::unique_ptr<Reader> reader) {
     if (reader->next < 0) return;  // in an unknown state: drop it
+    const int64_t now = steady_ms();
+    reader->idle_since_ms = now;
+    std::vector<std::unique_ptr<Reader>> expired;  // closed after the lock is released
     std::lock_guard lock(pool_mu_);
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (now - it->second->idle_since_ms > kReaderIdleMs) {
+        expired.push_back(std::move(it->second));
+        it = idle_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     const auto key = std::make_pair(reader->topic, reader->partition);
     if (idle_.count(key) >= kIdleReadersPerPartition) return;
     idle_.emplace(key, std::move(reader));
