@@ -14,6 +14,11 @@ only probes reach the receiver. Prints p50/p90/p99/max per phase, the background
 the load average.
 
   python3 bench/realtime/alert_latency.py --bin build/rel/roadpulse [--rate 50000] [--duration 30]
+
+--pipeline FILE runs another pipeline (e.g. sql/pipeline.sql without its
+`SET 'pipeline.priority' = 'low'`, the baseline for the lake job's priority). Under load the
+jobs' lag (/api/jobs) is sampled every second: the most each job fell behind is reported (the
+price of a low priority is the lake job's lag).
 """
 import argparse
 import base64
@@ -101,6 +106,38 @@ class Prober:
         self.sent_wall[event["ID"]] = wall
 
 
+class LagSampler:
+    """Polls /api/jobs every second; keeps the largest lag (records, ms) seen per job."""
+
+    def __init__(self, port):
+        self.port = port
+        self.worst = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self.stop.wait(1.0):
+            try:
+                conn.request("GET", "/api/jobs")
+                body = json.loads(conn.getresponse().read())
+            except (OSError, ValueError, http.client.HTTPException):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                continue
+            jobs = body.get("jobs", []) if isinstance(body, dict) else body
+            for job in jobs:
+                name = job.get("name") or job.get("id")
+                records, ms = job.get("lag_records") or 0, job.get("lag_ms") or 0
+                old = self.worst.get(name, (0, 0))
+                self.worst[name] = (max(old[0], records), max(old[1], ms))
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(timeout=15)
+        return self.worst
+
+
 def percentile(values, p):
     if not values:
         return float("nan")
@@ -159,6 +196,7 @@ def main():
     ap.add_argument("--concurrency", type=int, default=4,
                     help="PutRecords requests the background keeps in flight (one connection "
                          "cannot carry 50k events/s)")
+    ap.add_argument("--pipeline", help="pipeline SQL file (default: the built-in pipeline)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
 
@@ -172,7 +210,10 @@ def main():
     (tmp / "roadpulse.toml").write_text(
         f"data_dir = '{tmp / 'data'}'\n[server]\nlisten = '127.0.0.1:{port}'\n"
         f"[log]\ndurability = '{args.durability}'\n[alerts]\nconfig = '{tmp / 'alerts.toml'}'\n")
-    server = subprocess.Popen([args.bin, "run", "--config", str(tmp / "roadpulse.toml")],
+    run_cmd = [args.bin, "run", "--config", str(tmp / "roadpulse.toml")]
+    if args.pipeline:
+        run_cmd += ["--pipeline", str(pathlib.Path(args.pipeline).resolve())]
+    server = subprocess.Popen(run_cmd,
                               stdout=subprocess.PIPE, stderr=open(tmp / "run.log", "w"), text=True)
     line = server.stdout.readline()
     if "running" not in line:
@@ -200,7 +241,11 @@ def main():
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(3)  # let the background reach its rate
         started = time.monotonic()
+        sampler = LagSampler(port)
         row = probe_phase(prober, receiver, args.duration, args.probes_per_second, "load")
+        row["max_lag"] = {k: {"records": v[0], "ms": v[1]} for k, v in sampler.finish().items()}
+        for name, lag in sorted(row["max_lag"].items()):
+            print(f"      job {name}: most behind {lag['records']} records, {lag['ms']} ms")
         background.send_signal(signal.SIGINT)
         _, err = background.communicate(timeout=60)
         elapsed = time.monotonic() - started + 3

@@ -320,7 +320,9 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
   int n = 0;
   for (auto& insert : planned.inserts) {
     exec::JobOptions job_options;
-    job_options.config = planned.session->config();
+    // The SET values in force at this statement (a SET applies to the statements after it):
+    // the default pipeline's lake job runs with 'pipeline.priority' = 'low'.
+    job_options.config = insert.config;
     job_options.name = planned.inserts.size() == 1
                            ? config.pipeline.name
                            : fmt::format("{}-{}", config.pipeline.name, ++n);

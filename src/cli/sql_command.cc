@@ -39,6 +39,7 @@ struct SqlArgs {
   std::vector<std::string> defines;
   double duration_s = 0;
   bool explain = false;
+  bool from_scratch = false;  // named jobs ignore their checkpoints (docs/checkpoints.md)
   std::string durability = "fsync";
   std::string format = "table";
   std::string server;  // a running server's URL: statements go to its SQL gateway
@@ -117,6 +118,7 @@ class Runner {
     // Checkpoints of a named job (SET 'pipeline.name') live here unless 'state.checkpoints.dir'
     // says otherwise; the job resumes from them (docs/checkpoints.md).
     options.checkpoint_root = args_.data_dir + "/checkpoints";
+    options.from_scratch = args_.from_scratch;
     return options;
   }
 
@@ -139,8 +141,18 @@ class Runner {
                                              : std::string(": running until Ctrl-C"));
     auto st = job->run(duration_ms());
     const auto summary = job->summary();
+    if (st.ok() && summary.checkpoints.restored_finished) {
+      // The job had finished before (its final checkpoint is durable): nothing was run.
+      std::cerr << fmt::format(
+          "[INFO] job {} already finished at checkpoint {}; {}\n"
+          "       (to run it again: roadpulse sql --from-scratch, or another 'pipeline.name')\n",
+          name, summary.checkpoints.restored_id,
+          summary.checkpoints.restored_commit_replayed ? "re-committed"
+                                                       : "its commit was confirmed, nothing to do");
+      return st;
+    }
     print_summary(name, summary);
-    print_checkpoints(summary.checkpoints);
+    print_checkpoints(summary.checkpoints, args_.from_scratch);
     if (g_interrupted.load()) interrupted_ = true;
     return st;
   }
@@ -250,12 +262,13 @@ class Runner {
     std::cerr << text;
   }
 
-  static void print_checkpoints(const exec::CheckpointStats& c) {
+  static void print_checkpoints(const exec::CheckpointStats& c, bool from_scratch) {
     if (!c.enabled) return;
     std::string text;
     if (c.restored_id > 0) {
-      text += fmt::format("  resumed from checkpoint {}{}\n", c.restored_id,
-                          c.restored_commit_replayed ? " (its commit replayed)" : "");
+      text += fmt::format(
+          "  {} checkpoint {}{}\n", from_scratch ? "started from scratch after" : "resumed from",
+          c.restored_id, c.restored_commit_replayed ? " (its commit replayed)" : "");
     }
     if (c.completed > 0) {
       text +=
@@ -377,6 +390,9 @@ void setup(CLI::App& root) {
   cmd->add_option("--session", args->session, "Gateway session name (with --server)")
       ->capture_default_str();
   cmd->add_flag("--explain", args->explain, "Print each job's plan and operator chains");
+  cmd->add_flag("--from-scratch", args->from_scratch,
+                "Run named jobs (SET 'pipeline.name') from the beginning instead of resuming from "
+                "their checkpoints; a finished bounded job runs again only with this");
   cmd->add_option("--durability", args->durability,
                   "Stream appends acknowledged after: fsync (default), interval, none")
       ->check(CLI::IsMember({"fsync", "interval", "none"}))
@@ -401,6 +417,10 @@ void setup(CLI::App& root) {
         return arrow::Status::Invalid("use either -f or -e, not both");
       }
       if (!args->server.empty()) {
+        if (args->from_scratch) {
+          return arrow::Status::Invalid(
+              "--from-scratch applies to jobs run here, not with --server");
+        }
         ARROW_ASSIGN_OR_RAISE(const bool interrupted, run_remote(*args));
         if (interrupted) code = kExitInterrupted;
         return arrow::Status::OK();

@@ -1,6 +1,8 @@
 #include "exec/checkpoint_coordinator.h"
 
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
 
 #include <spdlog/spdlog.h>
 
@@ -47,6 +49,17 @@ arrow::Result<CheckpointConfig> checkpoint_config(const std::map<std::string, st
                                     "' cannot name a checkpoint directory (no '/', not empty)");
     }
     if (!root.empty()) out.dir = root + "/" + out.pipeline;
+  }
+  if (auto it = config.find(kKillAtKey); it != config.end()) {
+    if (it->second == "final-checkpoint-durable") {
+      out.kill_at = KillAt::kFinalCheckpointDurable;
+    } else if (it->second == "final-checkpoint-committed") {
+      out.kill_at = KillAt::kFinalCheckpointCommitted;
+    } else if (!it->second.empty() && it->second != "never") {
+      return arrow::Status::Invalid("'", kKillAtKey, "' = '", it->second,
+                                    "': expected final-checkpoint-durable, "
+                                    "final-checkpoint-committed or never");
+    }
   }
   return out;
 }
@@ -100,6 +113,21 @@ arrow::Status CheckpointCoordinator::committed(int64_t id, int64_t triggered_mic
   stats_.last_alignment_micros = aligned_micros - triggered_micros;
   stats_.last_bytes = bytes;
   return arrow::Status::OK();
+}
+
+arrow::Status CheckpointCoordinator::confirm_restored(int64_t id) {
+  if (store_) ARROW_RETURN_NOT_OK(store_->mark_committed(id));
+  return arrow::Status::OK();
+}
+
+void CheckpointCoordinator::maybe_kill(KillAt point, int64_t id) const {
+  if (point == KillAt::kNever || point != config_.kill_at) return;
+  const char* where = point == KillAt::kFinalCheckpointDurable ? "final-checkpoint-durable"
+                                                               : "final-checkpoint-committed";
+  std::fprintf(stderr, "[WARN] %s = %s: killing the process (SIGKILL) at checkpoint %lld\n",
+               kKillAtKey, where, static_cast<long long>(id));
+  std::fflush(stderr);
+  std::raise(SIGKILL);
 }
 
 }  // namespace roadpulse::exec

@@ -12,6 +12,9 @@
 //                                      only for a named job
 //   state.checkpoints.dir              root directory (default <data-dir>/checkpoints)
 //   state.checkpoints.num-retained     complete checkpoints kept (default 2)
+//   debug.kill-at                      fault injection: the process kills itself with SIGKILL
+//                                      at a named point of the final checkpoint (see
+//                                      kKillAtKey; docs/checkpoints.md "Testing crashes")
 
 #include <cstdint>
 #include <map>
@@ -31,7 +34,15 @@ inline constexpr const char* kCheckpointIntervalKey = "execution.checkpointing.i
 inline constexpr const char* kPipelineNameKey = "pipeline.name";
 inline constexpr const char* kCheckpointDirKey = "state.checkpoints.dir";
 inline constexpr const char* kCheckpointRetainedKey = "state.checkpoints.num-retained";
+inline constexpr const char* kKillAtKey = "debug.kill-at";
 inline constexpr int64_t kDefaultCheckpointIntervalMs = 10000;
+
+/// Where `debug.kill-at` makes the process die by SIGKILL, as a `kill -9` landing exactly there
+/// would: after a bounded job's final checkpoint is durable and before any sink commits it
+/// (`final-checkpoint-durable`), or after the sinks committed it and before its `_committed`
+/// marker is written (`final-checkpoint-committed`). For crash tests and for users checking
+/// their own sinks; never set in production.
+enum class KillAt { kNever, kFinalCheckpointDurable, kFinalCheckpointCommitted };
 
 struct CheckpointConfig {
   int64_t interval_ms = kDefaultCheckpointIntervalMs;  // 0: no periodic checkpoints
@@ -40,6 +51,7 @@ struct CheckpointConfig {
   std::string dir;
   std::string pipeline;
   int retained = 2;
+  KillAt kill_at = KillAt::kNever;
 };
 
 /// Reads the keys above from a job's session configuration. `default_root` is where the caller
@@ -60,6 +72,10 @@ struct CheckpointStats {
   int64_t last_bytes = 0;                 // state.bin + manifest
   int64_t restored_id = 0;                // the checkpoint this run resumed from (0: fresh start)
   bool restored_commit_replayed = false;  // its commit was not confirmed and was replayed
+  /// The checkpoint restored was a bounded job's final one: the job had already finished, so
+  /// this run only completed that checkpoint's commit and read nothing (JobOptions::from_scratch
+  /// runs it again instead).
+  bool restored_finished = false;
 };
 
 class CheckpointCoordinator {
@@ -82,10 +98,17 @@ class CheckpointCoordinator {
                           int64_t bytes);
 
   CheckpointStats stats() const { return stats_; }
-  void set_restored(int64_t id, bool replayed) {
+  void set_restored(int64_t id, bool replayed, bool finished = false) {
     stats_.restored_id = id;
     stats_.restored_commit_replayed = replayed;
+    stats_.restored_finished = finished;
   }
+  /// The sinks completed the commit of restored checkpoint `id` (it was not confirmed): writes
+  /// its `_committed` marker. Not counted as a checkpoint of this run.
+  arrow::Status confirm_restored(int64_t id);
+  /// `debug.kill-at`: dies by SIGKILL if `point` is the configured one (after flushing a line
+  /// on stderr saying so).
+  void maybe_kill(KillAt point, int64_t id) const;
 
  private:
   explicit CheckpointCoordinator(CheckpointConfig config) : config_(std::move(config)) {}

@@ -1,8 +1,15 @@
 #include "exec/job.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -1019,6 +1026,7 @@ struct Job::Impl {
     if (!bytes.ok()) {
       return bytes.status().WithMessage("checkpoint ", id, ": ", bytes.status().message());
     }
+    if (finished) checkpoints->maybe_kill(KillAt::kFinalCheckpointDurable, id);
     for (auto& sink : sinks) {
       auto st = sink->commit_checkpoint(id);
       if (!st.ok()) {
@@ -1026,6 +1034,7 @@ struct Job::Impl {
                               "': ", st.message());
       }
     }
+    if (finished) checkpoints->maybe_kill(KillAt::kFinalCheckpointCommitted, id);
     completed_checkpoint = id;
     if (!finished) {
       for (auto& t : tails) ARROW_RETURN_NOT_OK(t->runtime->notify_checkpoint_complete(id));
@@ -1046,6 +1055,43 @@ struct Job::Impl {
     return arrow::Status::OK();
   }
 
+  // Restarting a bounded job whose newest checkpoint is its final one: the job had already
+  // finished (a kill may have landed between that checkpoint becoming durable and the exit).
+  // Its output is complete once the sinks' commit of it is, so the sinks replay that commit
+  // (idempotently, in open()) and close; nothing is read or written again.
+  arrow::Status complete_finished(const CheckpointManifest& restored,
+                                  const OperatorContext& context, int64_t started) {
+    arrow::Status st;
+    for (size_t i = 0; st.ok() && i < sinks.size(); ++i) {
+      OperatorContext c = context;
+      c.restored_checkpoint_id = restored.id;
+      c.restored_commit_confirmed = restored.committed;
+      if (const auto* part = restored.find(fmt::format("sink/{}", i)))
+        c.restored_state = part->data;
+      st = sinks[i]->open(c);
+      if (!st.ok()) st = st.WithMessage("sink '", sinks[i]->table(), "': ", st.message());
+    }
+    // Only now is the commit confirmed: a crash before this line replays it again.
+    if (st.ok() && !restored.committed) st = checkpoints->confirm_restored(restored.id);
+    for (auto& g : groups) {
+      auto sst = g->source->close();
+      if (st.ok() && !sst.ok()) st = sst;
+    }
+    for (auto& sink : sinks) {
+      auto kst = sink->close(st.ok());
+      if (st.ok() && !kst.ok()) st = kst.WithMessage("sink '", sink->table(), "': ", kst.message());
+    }
+    if (st.ok()) {
+      spdlog::info("job {}: already finished at checkpoint {}; {}", options.name, restored.id,
+                   restored.committed ? "its commit was confirmed, nothing to do" : "re-committed");
+    }
+    for (auto& g : groups) g->done = true;
+    cancelled = false;
+    this->restored.reset();
+    elapsed = now_micros() - started;
+    return st;
+  }
+
   arrow::Status prepare_checkpoints() {
     ARROW_ASSIGN_OR_RAISE(auto config, checkpoint_config(options.config, options.checkpoint_root));
     if (config.pipeline.empty() && config.interval_ms == 0) return arrow::Status::OK();
@@ -1053,11 +1099,20 @@ struct Job::Impl {
     for (size_t i = 0; i < groups.size(); ++i) groups[i]->index = i;
     ARROW_ASSIGN_OR_RAISE(restored, checkpoints->restore(fingerprint()));
     if (restored) {
-      checkpoints->set_restored(restored->id, !restored->committed);
-      spdlog::info(
-          "job {}: resuming from checkpoint {}{}{}", options.name, restored->id,
-          restored->finished ? " (finished: sources start over, sinks replay its commit)" : "",
-          restored->committed ? "" : " (replaying its commit)");
+      const bool already_finished = restored->finished && !options.from_scratch;
+      checkpoints->set_restored(restored->id, !restored->committed, already_finished);
+      if (already_finished) {
+        // complete_finished() says what it did.
+      } else if (options.from_scratch) {
+        spdlog::info(
+            "job {}: starting from scratch (sources and state ignored) after checkpoint "
+            "{}{}",
+            options.name, restored->id,
+            restored->committed ? "" : " (completing its commit first)");
+      } else {
+        spdlog::info("job {}: resuming from checkpoint {}{}", options.name, restored->id,
+                     restored->committed ? "" : " (replaying its commit)");
+      }
     }
     std::lock_guard lock(stats_mutex);
     stats = checkpoints->stats();
@@ -1155,7 +1210,39 @@ void Job::stop() {
   impl_->changed.notify_all();
 }
 
+arrow::Result<JobPriority> job_priority(const std::map<std::string, std::string>& config) {
+  auto it = config.find(kJobPriorityKey);
+  if (it == config.end() || it->second.empty()) return JobPriority::kNormal;
+  std::string v = it->second;
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (v == "normal") return JobPriority::kNormal;
+  if (v == "low") return JobPriority::kLow;
+  return arrow::Status::Invalid("'", kJobPriorityKey, "' = '", it->second,
+                                "': expected 'normal' or 'low'");
+}
+
 arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
+  ARROW_ASSIGN_OR_RAISE(const JobPriority priority, job_priority(impl_->options.config));
+  if (priority == JobPriority::kNormal) return run_here(max_duration_ms);
+  // Niceness is per thread on Linux and threads inherit their creator's, so the job runs on a
+  // thread of its own that lowers its priority first: the source threads it starts (and any a
+  // connector starts from them) follow, and the caller's thread is left as it was (an
+  // unprivileged thread cannot raise its priority back).
+  arrow::Status st;
+  std::thread runner([&] {
+    errno = 0;
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kLowPriorityNice) !=
+        0) {
+      spdlog::warn("job {}: cannot lower its CPU priority ({}); it runs at normal priority",
+                   impl_->options.name, std::strerror(errno));
+    }
+    st = run_here(max_duration_ms);
+  });
+  runner.join();
+  return st;
+}
+
+arrow::Status Job::run_here(std::optional<int64_t> max_duration_ms) {
   Impl& impl = *impl_;
   const int64_t started = now_micros();
   OperatorContext context;
@@ -1164,8 +1251,12 @@ arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
   arrow::Status st;
   if (!impl.query) st = impl.prepare_checkpoints();
   const CheckpointManifest* restored = impl.restored ? &*impl.restored : nullptr;
-  // A finished checkpoint (a bounded job that ran to its end) only owes its sinks' commit.
-  const CheckpointManifest* resume = restored && !restored->finished ? restored : nullptr;
+  if (st.ok() && restored && restored->finished && !impl.options.from_scratch) {
+    return impl.complete_finished(*restored, context, started);
+  }
+  // --from-scratch: the checkpoint only owes its sinks' commit; sources and operators start over.
+  const CheckpointManifest* resume =
+      restored && !restored->finished && !impl.options.from_scratch ? restored : nullptr;
   for (size_t i = 0; st.ok() && i < impl.sinks.size(); ++i) {
     OperatorContext c = context;
     if (restored) {

@@ -44,6 +44,11 @@ struct JobOptions {
   /// <data-dir>/checkpoints); a job persists and resumes checkpoints under
   /// `<dir>/<pipeline.name>` only when `pipeline.name` is set (docs/checkpoints.md).
   std::string checkpoint_root;
+  /// Run a named job from the beginning although it has checkpoints (`roadpulse sql
+  /// --from-scratch`): sources and operators start fresh; the sinks still complete the newest
+  /// checkpoint's commit first, so nothing it staged is lost. Without it a bounded job whose
+  /// newest checkpoint is its final one does not run again (it only completes that commit).
+  bool from_scratch = false;
 };
 
 struct JobSummary {
@@ -83,6 +88,17 @@ struct SourceLag {
 using RowCallback = std::function<arrow::Status(const std::shared_ptr<arrow::RecordBatch>&)>;
 
 /// The options a job uses for `table`: its WITH clause with `table-option.<name>.*` overrides.
+/// 'pipeline.priority': how the job's threads compete for CPU with the process's other threads.
+/// `low` (nice 10 for every thread of the job: the coordinator, the source threads and what
+/// they start; a CPU weight 1/9 of a normal thread's) lets a job that may lag (the default
+/// pipeline's lake job) yield the CPU to one that must not (the real-time job behind alerts);
+/// `normal` is the default. Not nice 19: its 1/68 weight can starve the job for minutes on a
+/// busy machine (CI), and what the real-time job gains beyond 1/9 is small.
+inline constexpr const char* kJobPriorityKey = "pipeline.priority";
+inline constexpr int kLowPriorityNice = 10;
+enum class JobPriority { kNormal, kLow };
+arrow::Result<JobPriority> job_priority(const std::map<std::string, std::string>& config);
+
 TableOptions effective_options(const sql::CatalogTable& table,
                                const std::map<std::string, std::string>& config);
 
@@ -100,7 +116,8 @@ class Job {
   /// True when every source is bounded.
   bool bounded() const;
   /// Runs until the sources end (bounded), stop() / the cancel flag, or `max_duration_ms`.
-  /// Returns the first error of any operator; sinks are closed either way.
+  /// Returns the first error of any operator; sinks are closed either way. With
+  /// 'pipeline.priority' = 'low' the job runs on threads of its own at the lowest CPU priority.
   arrow::Status run(std::optional<int64_t> max_duration_ms = std::nullopt);
   /// Asks a running job to stop; thread-safe, idempotent.
   void stop();
@@ -117,6 +134,7 @@ class Job {
 
  private:
   explicit Job(std::unique_ptr<Impl> impl);
+  arrow::Status run_here(std::optional<int64_t> max_duration_ms);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -183,6 +183,7 @@ arrow::Result<std::vector<StatementResult>> Session::execute_script(std::string_
   StatementRunner runner(catalog_, config_, script);
   for (const auto& s : statements) {
     ARROW_ASSIGN_OR_RAISE(auto r, runner.run(*s));
+    if (r.kind == StatementKind::kInsert) r.config = config_;
     results.push_back(std::move(r));
   }
   return results;
@@ -191,7 +192,9 @@ arrow::Result<std::vector<StatementResult>> Session::execute_script(std::string_
 arrow::Result<StatementResult> Session::execute(std::string_view statement) {
   ARROW_ASSIGN_OR_RAISE(auto s, parse_statement(statement));
   StatementRunner runner(catalog_, config_, statement);
-  return runner.run(*s);
+  ARROW_ASSIGN_OR_RAISE(auto r, runner.run(*s));
+  if (r.kind == StatementKind::kInsert) r.config = config_;
+  return r;
 }
 
 }  // namespace roadpulse::sql

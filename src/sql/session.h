@@ -50,7 +50,11 @@ struct StatementResult {
   std::vector<std::vector<std::string>> rows;
 
   std::unique_ptr<StatementSetPlan> plan;  // kInsert
-  std::unique_ptr<LogicalNode> query;      // kQuery
+  /// kInsert: the session's SET values when the statement ran. As in Flink, a SET applies to
+  /// the statements after it, so two statement sets of one script can differ (the default
+  /// pipeline's lake job runs with 'pipeline.priority' = 'low').
+  std::map<std::string, std::string> config;
+  std::unique_ptr<LogicalNode> query;  // kQuery
 };
 
 class Session {

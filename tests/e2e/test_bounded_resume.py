@@ -7,6 +7,11 @@ mid-input, after some progress), until a run reaches the end of its input and ex
 (a filesystem sink, which commits at checkpoints) must then hold every input row exactly once.
 Before positions were recorded, every restart re-read the files from the start and the output
 held rows twice.
+
+A kill that lands after the final checkpoint became durable (made deterministic with the
+documented `debug.kill-at` option) must not run the job again on restart either: the restart
+completes that checkpoint's commit in every sink (filesystem json, Parquet lake table, stream) and
+exits, and the outputs equal the reference exactly.
 """
 import collections
 import json
@@ -14,6 +19,8 @@ import pathlib
 import signal
 import subprocess
 import time
+
+import pyarrow.parquet as pq
 
 FILES = 40
 ROWS_PER_FILE = 6000
@@ -111,9 +118,15 @@ INSERT INTO dst SELECT id, k FROM src WHERE CHAR_LENGTH(note) >= 0;
     staged = [p for p in out_dir.rglob(".*") if p.is_file()]
     assert not staged, staged[:5]
 
-    # A finished job run again starts over (a new batch run), reading every file once more.
+    # A finished job run again does not run again: its output stays as it is.
     again = subprocess.run(job, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
+    assert "already finished at checkpoint" in again.stderr, again.stderr[-2000:]
+    assert len(read_output(out_dir)) == len(want)
+    # --from-scratch runs it again as a new batch run, reading every file once more.
+    again = subprocess.run(job + ["--from-scratch"], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "started from scratch after checkpoint" in again.stderr, again.stderr[-2000:]
     assert len(read_output(out_dir)) == 2 * len(want)
 
 
@@ -142,3 +155,148 @@ INSERT INTO dst SELECT id, r FROM gen;
     assert not dups, f"{len(dups)} rows written twice after {kills} kills, e.g. {list(dups.items())[:5]}"
     assert sorted(got) == list(range(1, total + 1))
     assert all(0 <= r["r"] <= 9 for r in rows)
+
+
+def newest_manifest(ckpt_dir: pathlib.Path):
+    ids = checkpoint_ids(ckpt_dir)
+    assert ids, f"no complete checkpoint in {ckpt_dir}"
+    chk = ckpt_dir / f"chk-{max(ids)}"
+    return max(ids), (chk / "_manifest").read_text(), (chk / "_committed").exists()
+
+
+def staged_files(root: pathlib.Path):
+    return [p for p in root.rglob(".*") if p.is_file()]
+
+
+def lake_rows(table_dir: pathlib.Path):
+    rows = []
+    for f in sorted(table_dir.rglob("*.parquet")):
+        if any(part.startswith((".", "_")) for part in f.relative_to(table_dir).parts):
+            continue
+        rows += pq.read_table(f).column("id").to_pylist()
+    return rows
+
+
+def stream_rows(roadpulse_bin, data, tmp_path, stream, run):
+    """Every record of `stream` (from its start to its end now), read by a bounded job."""
+    out = tmp_path / f"stream-copy-{run}"
+    sql = tmp_path / f"read-{run}.sql"
+    sql.write_text(f"""
+CREATE TABLE s (id BIGINT, k STRING)
+  WITH ('connector' = 'stream', 'stream' = '{stream}', 'format' = 'json',
+        'scan.stream.initpos' = 'TRIM_HORIZON', 'scan.stream.endpos' = 'LATEST');
+CREATE TABLE c (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{out}', 'format' = 'json');
+INSERT INTO c SELECT id, k FROM s;
+""")
+    r = subprocess.run([roadpulse_bin, "sql", "-f", str(sql), "--data-dir", str(data)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return [row["id"] for row in read_output(out)]
+
+
+def test_kill_after_the_final_checkpoint_recommits_without_rerunning(roadpulse_bin, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    want = []
+    for f in range(4):
+        with open(src / f"part-{f:03d}.json", "w") as out:
+            for i in range(2500):
+                n = f * 2500 + i
+                want.append(n)
+                out.write(json.dumps({"id": n, "k": f"k{n % 7}"}) + "\n")
+    out_dir, lake_dir = tmp_path / "out", tmp_path / "lake"
+    sql = tmp_path / "job.sql"
+    sql.write_text(f"""
+SET 'pipeline.name' = 'final-once';
+SET 'execution.checkpointing.interval' = '0';
+CREATE TABLE src (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{src}', 'format' = 'json');
+CREATE TABLE dst (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{out_dir}', 'format' = 'json');
+CREATE TABLE lake (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{lake_dir}', 'format' = 'parquet');
+CREATE TABLE copy (id BIGINT, k STRING)
+  WITH ('connector' = 'stream', 'stream' = 'final-once-out', 'format' = 'json');
+EXECUTE STATEMENT SET
+BEGIN
+  INSERT INTO dst SELECT id, k FROM src;
+  INSERT INTO lake SELECT id, k FROM src;
+  INSERT INTO copy SELECT id, k FROM src;
+END;
+""")
+    data = tmp_path / "data"
+    ckpt = data / "checkpoints" / "final-once"
+    job = [roadpulse_bin, "sql", "-f", str(sql), "--data-dir", str(data)]
+
+    # 1. Killed (SIGKILL) right after the final checkpoint became durable, before any commit:
+    #    only the start checkpoint and the final one exist, so nothing is visible yet.
+    r = subprocess.run(job + ["-D", "debug.kill-at=final-checkpoint-durable"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    assert "final-checkpoint-durable" in r.stderr, r.stderr[-2000:]
+    final_id, manifest, committed = newest_manifest(ckpt)
+    assert "\nfinished 1\n" in manifest and not committed
+    assert read_output(out_dir) == [] and lake_rows(lake_dir) == []
+    assert staged_files(out_dir) and staged_files(lake_dir)
+
+    # 2. The restart completes that commit and exits without reading anything again.
+    r = subprocess.run(job, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"job final-once already finished at checkpoint {final_id}; re-committed" in r.stderr, \
+        r.stderr[-2000:]
+    assert newest_manifest(ckpt) == (final_id, manifest, True)
+    assert sorted(row["id"] for row in read_output(out_dir)) == want
+    assert sorted(lake_rows(lake_dir)) == want
+    assert not staged_files(out_dir) and not staged_files(lake_dir)
+    assert sorted(stream_rows(roadpulse_bin, data, tmp_path, "final-once-out", 1)) == want
+
+    # 3. Again: confirmed now, nothing to do, nothing changes.
+    r = subprocess.run(job, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "its commit was confirmed, nothing to do" in r.stderr, r.stderr[-2000:]
+    assert sorted(row["id"] for row in read_output(out_dir)) == want
+    assert sorted(lake_rows(lake_dir)) == want
+    assert sorted(stream_rows(roadpulse_bin, data, tmp_path, "final-once-out", 2)) == want
+
+
+def test_kill_after_the_final_commit_before_its_marker(roadpulse_bin, tmp_path):
+    """The sinks committed the final checkpoint but the kill came before `_committed`: the
+    restart commits it a second time, which must change nothing (idempotent commits)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    want = list(range(5000))
+    (src / "part-000.json").write_text(
+        "".join(json.dumps({"id": n, "k": f"k{n % 7}"}) + "\n" for n in want))
+    out_dir, lake_dir = tmp_path / "out", tmp_path / "lake"
+    sql = tmp_path / "job.sql"
+    sql.write_text(f"""
+SET 'pipeline.name' = 'final-twice';
+CREATE TABLE src (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{src}', 'format' = 'json');
+CREATE TABLE dst (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{out_dir}', 'format' = 'json');
+CREATE TABLE lake (id BIGINT, k STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{lake_dir}', 'format' = 'parquet');
+EXECUTE STATEMENT SET
+BEGIN
+  INSERT INTO dst SELECT id, k FROM src;
+  INSERT INTO lake SELECT id, k FROM src;
+END;
+""")
+    data = tmp_path / "data"
+    ckpt = data / "checkpoints" / "final-twice"
+    job = [roadpulse_bin, "sql", "-f", str(sql), "--data-dir", str(data)]
+    r = subprocess.run(job + ["-D", "debug.kill-at=final-checkpoint-committed"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    final_id, manifest, committed = newest_manifest(ckpt)
+    assert "\nfinished 1\n" in manifest and not committed
+    assert sorted(row["id"] for row in read_output(out_dir)) == want  # committed, unconfirmed
+
+    r = subprocess.run(job, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"already finished at checkpoint {final_id}; re-committed" in r.stderr, r.stderr[-2000:]
+    assert sorted(row["id"] for row in read_output(out_dir)) == want
+    assert sorted(lake_rows(lake_dir)) == want
+    assert newest_manifest(ckpt)[2]

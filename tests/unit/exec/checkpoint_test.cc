@@ -3,6 +3,8 @@
 // exactly-once results, over a source and a two-phase-commit sink defined here whose "disk"
 // outlives the Job objects.
 
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -10,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <arrow/api.h>
@@ -160,6 +164,7 @@ struct Disk {
   bool restored_confirmed = false;
   std::string restored_position;
   int64_t replayed_commits = 0;
+  std::atomic<int> source_nice{-100};  // the niceness of the thread reading the source
 };
 
 class CountingSource final : public Source {
@@ -180,6 +185,7 @@ class CountingSource final : public Source {
   }
   arrow::Result<SourceChunk> next(int64_t timeout_ms) override {
     SourceChunk chunk;
+    disk_->source_nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
     if (next_ >= disk_->produced_limit) {
       if (disk_->bounded) {
         chunk.end_of_input = true;
@@ -310,17 +316,20 @@ class CheckpointJobTest : public ::testing::Test {
                   .status());
   }
 
-  arrow::Status run(std::map<std::string, std::string> config, int64_t duration_ms) {
+  arrow::Status run(std::map<std::string, std::string> config, int64_t duration_ms,
+                    bool from_scratch = false) {
     auto result = session_.execute("INSERT INTO dst SELECT n FROM src WHERE n >= 0");
     ARROW_RETURN_NOT_OK(result.status());
     JobOptions options;
     options.name = "test";
     options.config = std::move(config);
     options.checkpoint_root = root_.str();
+    options.from_scratch = from_scratch;
     DiskConnectors connectors(&disk_);
     ARROW_ASSIGN_OR_RAISE(auto job, Job::make(*result->plan, connectors, options));
     auto st = job->run(duration_ms);
     last_stats_ = job->checkpoint_stats();
+    last_summary_ = job->summary();
     return st;
   }
 
@@ -340,6 +349,7 @@ class CheckpointJobTest : public ::testing::Test {
   Disk disk_;
   sql::Session session_;
   CheckpointStats last_stats_;
+  JobSummary last_summary_;
 };
 
 TEST_F(CheckpointJobTest, StopResumeAndFinish) {
@@ -362,12 +372,103 @@ TEST_F(CheckpointJobTest, StopResumeAndFinish) {
   EXPECT_EQ(disk_.restored_position, std::to_string(after_first));
   expect_exactly_once(after_first + 500);
 
-  // Run 3: the last checkpoint was a finished one, so the sources start over (a new batch run).
+  // Run 3: the last checkpoint was a finished one: the job does not run again.
+  const int64_t finished_id = last_stats_.last_id;
+  ASSERT_OK(run(named(), 5000));
+  EXPECT_TRUE(last_stats_.restored_finished);
+  EXPECT_EQ(last_stats_.restored_id, finished_id);
+  EXPECT_FALSE(last_stats_.restored_commit_replayed);  // it was confirmed
+  EXPECT_EQ(last_stats_.completed, 0);
+  EXPECT_EQ(last_summary_.sources.at(0).records_read, 0);
+  EXPECT_FALSE(last_summary_.cancelled);
+  expect_exactly_once(after_first + 500);
+
+  // Run 4, --from-scratch: the sources start over (a new batch run).
   disk_.visible.clear();
   disk_.committed_ids.clear();
   disk_.produced_limit = 40;
-  ASSERT_OK(run(named(), 5000));
+  ASSERT_OK(run(named(), 5000, /*from_scratch=*/true));
+  EXPECT_FALSE(last_stats_.restored_finished);
+  EXPECT_EQ(last_stats_.restored_id, finished_id);
+  EXPECT_EQ(last_summary_.sources.at(0).records_read, 40);
   expect_exactly_once(40);
+}
+
+TEST_F(CheckpointJobTest, CrashAfterTheFinalCheckpointIsDurableRecommitsWithoutRerunning) {
+  // Only the start checkpoint (1) and the final one (2): the final commit "crashes".
+  auto config = named();
+  config["execution.checkpointing.interval"] = "0";
+  disk_.bounded = true;
+  disk_.produced_limit = 3000;
+  disk_.fail_commit_of = 2;
+  auto st = run(config, 5000);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("injected crash"), std::string::npos) << st.ToString();
+  ASSERT_TRUE(fs::exists(root_.str() + "/pipe/chk-2/_manifest"));
+  EXPECT_FALSE(fs::exists(root_.str() + "/pipe/chk-2/_committed"));
+  EXPECT_TRUE(disk_.visible.empty());
+
+  // Restart: the job had finished; its final commit is replayed and nothing is read again.
+  disk_.fail_commit_of = -1;
+  ASSERT_OK(run(config, 5000));
+  EXPECT_TRUE(last_stats_.restored_finished);
+  EXPECT_TRUE(last_stats_.restored_commit_replayed);
+  EXPECT_EQ(last_stats_.restored_id, 2);
+  EXPECT_EQ(disk_.replayed_commits, 1);
+  EXPECT_EQ(last_summary_.sources.at(0).records_read, 0);
+  EXPECT_EQ(last_summary_.sinks.at(0).rows_written, 0);
+  EXPECT_TRUE(fs::exists(root_.str() + "/pipe/chk-2/_committed"));
+  EXPECT_FALSE(fs::exists(root_.str() + "/pipe/chk-3"));
+  expect_exactly_once(3000);
+
+  // Again: now confirmed, nothing to replay, still nothing read.
+  ASSERT_OK(run(config, 5000));
+  EXPECT_TRUE(last_stats_.restored_finished);
+  EXPECT_FALSE(last_stats_.restored_commit_replayed);
+  EXPECT_EQ(disk_.replayed_commits, 1);
+  expect_exactly_once(3000);
+}
+
+TEST_F(CheckpointJobTest, LowPriorityJobsRunTheirThreadsAtNice10) {
+  disk_.bounded = true;
+  disk_.produced_limit = 50;
+  const int caller = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  ASSERT_OK(run({{"pipeline.priority", "normal"}}, 5000));
+  EXPECT_EQ(disk_.source_nice.load(), caller);
+  disk_.visible.clear();
+  disk_.committed_ids.clear();
+  ASSERT_OK(run({{"pipeline.priority", "LOW"}}, 5000));
+  EXPECT_EQ(disk_.source_nice.load(), kLowPriorityNice);
+  expect_exactly_once(50);
+  // The caller's own thread keeps its priority (it could not get it back).
+  EXPECT_EQ(::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid))), caller);
+  auto st = run({{"pipeline.priority", "urgent"}}, 5000);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("'pipeline.priority' = 'urgent'"), std::string::npos)
+      << st.ToString();
+}
+
+TEST_F(CheckpointJobTest, KillAtNamesItsChoices) {
+  disk_.bounded = true;
+  disk_.produced_limit = 10;
+  auto config = named();
+  config["debug.kill-at"] = "the-end";
+  auto st = run(config, 5000);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("debug.kill-at"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("final-checkpoint-durable"), std::string::npos);
+}
+
+TEST_F(CheckpointJobTest, KillAtFinalCheckpointDurableKillsTheProcess) {
+  disk_.bounded = true;
+  disk_.produced_limit = 100;
+  auto config = named();
+  config["debug.kill-at"] = "final-checkpoint-durable";
+  // A child process runs the job and must die by SIGKILL at its final checkpoint ("threadsafe":
+  // the child starts afresh rather than forking a process that has threads).
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT((void)run(config, 5000), ::testing::KilledBySignal(SIGKILL),
+              "final-checkpoint-durable");
 }
 
 TEST_F(CheckpointJobTest, CrashBetweenManifestAndCommitIsReplayed) {

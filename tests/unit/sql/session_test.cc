@@ -197,6 +197,25 @@ TEST(SessionTest, StatementSetPlansEveryInsert) {
   EXPECT_EQ(results[0].line, 2);
 }
 
+TEST(SessionTest, InsertsCarryTheSettingsInForceWhenTheyRan) {
+  // A SET applies to the statements after it: two jobs of one script can differ.
+  Session s;
+  ASSERT_OK(s.execute_script(kDdl).status());
+  ASSERT_OK_AND_ASSIGN(auto results, s.execute_script(R"(
+    SET 'pipeline.name' = 'p';
+    INSERT INTO dst SELECT id, city FROM src;
+    SET 'pipeline.priority' = 'low';
+    INSERT INTO dst SELECT id, city FROM src;
+    RESET 'pipeline.priority';)"));
+  ASSERT_EQ(results.size(), 5u);
+  using Config = std::map<std::string, std::string>;
+  EXPECT_EQ(results[1].config, (Config{{"pipeline.name", "p"}}));
+  EXPECT_EQ(results[3].config, (Config{{"pipeline.name", "p"}, {"pipeline.priority", "low"}}));
+  EXPECT_EQ(s.config(), (Config{{"pipeline.name", "p"}}));
+  ASSERT_OK_AND_ASSIGN(auto one, s.execute("INSERT INTO dst SELECT id, city FROM src"));
+  EXPECT_EQ(one.config, (Config{{"pipeline.name", "p"}}));
+}
+
 TEST(SessionTest, ValuesAndSelectWithoutFrom) {
   Session s;
   ASSERT_OK_AND_ASSIGN(auto r, s.execute("SELECT 1 AS one, 'x' || 'y', CAST(NULL AS INT)"));
