@@ -344,16 +344,19 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
       if (!stages.empty() && worker.shared_checkpoints.empty()) {
         return arrow::Status::Invalid(
             "job ", job_options.name,
-            " has a window aggregation repartitioned across workers: its state lives in a "
-            "checkpoint directory all workers share; give it with --shared-checkpoints DIR");
+            " has a keyed operator (window, GROUP BY or deduplication) repartitioned across "
+            "workers: its state lives in a checkpoint directory all workers share; give it with "
+            "--shared-checkpoints DIR");
       }
+      // What could not be repartitioned (split_keyed_stages warned why) keeps per-worker state.
       bool keyed = false;
       for (const auto& root : insert.plan->sinks) keyed |= has_keyed_state(*root);
       if (keyed) {
         spdlog::warn(
-            "run: job {} aggregates or deduplicates: in worker mode each worker sees only the "
-            "partitions the group gives it, so a key spread over several partitions is "
-            "aggregated separately by each worker (docs/kafka.md, 'Keyed state across workers')",
+            "run: job {} aggregates or deduplicates where it is not repartitioned: each worker "
+            "sees only the partitions the group gives it, so a key spread over several "
+            "partitions is aggregated separately by each worker (docs/kafka.md, 'Keyed state "
+            "across workers')",
             job_options.name);
       }
     }

@@ -1,5 +1,6 @@
 #include "cli/worker_stages.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -50,14 +51,45 @@ std::string ddl_type(const sql::SqlType& type) {
   return text;
 }
 
-// The window aggregate on the single-input path below `node`, or null.
-sql::LogicalNode* find_window(sql::LogicalNode* node) {
+bool is_keyed(const sql::LogicalNode& node) {
+  return node.kind == sql::LogicalNodeKind::kWindowAggregate ||
+         node.kind == sql::LogicalNodeKind::kAggregate ||
+         node.kind == sql::LogicalNodeKind::kDeduplicate;
+}
+
+const char* keyed_kind(const sql::LogicalNode& node) {
+  switch (node.kind) {
+    case sql::LogicalNodeKind::kWindowAggregate:
+      return "window";
+    case sql::LogicalNodeKind::kAggregate:
+      return "group";
+    default:
+      return "dedup";
+  }
+}
+
+const char* keyed_what(const sql::LogicalNode& node) {
+  switch (node.kind) {
+    case sql::LogicalNodeKind::kWindowAggregate:
+      return "window aggregation";
+    case sql::LogicalNodeKind::kAggregate:
+      return "GROUP BY aggregation";
+    default:
+      return "deduplication";
+  }
+}
+
+// The keyed operators on the single-input path below `root` (a sink), lowest first.
+std::vector<sql::LogicalNode*> keyed_path(sql::LogicalNode* root) {
+  std::vector<sql::LogicalNode*> out;
+  sql::LogicalNode* node = root->inputs.size() == 1 ? root->inputs[0].get() : nullptr;
   while (node) {
-    if (node->kind == sql::LogicalNodeKind::kWindowAggregate) return node;
-    if (node->inputs.size() != 1) return nullptr;
+    if (is_keyed(*node)) out.push_back(node);
+    if (node->inputs.size() != 1) break;
     node = node->inputs[0].get();
   }
-  return nullptr;
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 const sql::LogicalNode* single_scan(const sql::LogicalNode* node) {
@@ -82,6 +114,131 @@ std::string scan_topic(const sql::CatalogTable& table) {
 
 }  // namespace
 
+namespace {
+
+// Splits the plan held by `slot` (a sink tree) at `keyed`, a keyed operator on its single-input
+// path whose input comes from one Kafka topic: the operator's input now goes to a repartition
+// table keyed by the operator's key (left in `slot`: the upstream stage), and the returned
+// stage holds the sink tree from `keyed` up, reading that table. nullopt (with a warning): the
+// operator cannot be split and stays where it is.
+arrow::Result<std::optional<KeyedStage>> split_at(sql::Session& session,
+                                                  std::unique_ptr<sql::LogicalNode>& slot,
+                                                  sql::LogicalNode* keyed, const std::string& name,
+                                                  const std::string& table, const std::string& job,
+                                                  const connect::kafka::Properties& kafka,
+                                                  std::unique_ptr<connect::kafka::Admin>& admin) {
+  if (keyed->inputs.size() != 1) return std::nullopt;
+  const sql::LogicalNode& input = *keyed->inputs[0];
+  const sql::LogicalNode* scan = single_scan(&input);
+  const std::string what = fmt::format("job {}: {} into {}", job, keyed_what(*keyed),
+                                       slot->table ? slot->table->name : std::string("?"));
+  const std::string topic = scan && scan->table ? scan_topic(*scan->table) : std::string();
+  // Windows and deduplication run on event time: the repartitioned rows get the same watermark
+  // delay (recomputed per repartition partition). An unwindowed GROUP BY needs none.
+  const bool event_time = keyed->kind != sql::LogicalNodeKind::kAggregate;
+  const bool fixed_watermark =
+      scan && input.rowtime_index && scan->watermark && scan->watermark->fixed_delay_micros;
+  if (topic.empty() || (event_time && !fixed_watermark)) {
+    spdlog::warn(
+        "{}: not repartitioned (its input is not one Kafka topic{}): each worker keeps the state "
+        "of only its own partitions",
+        what, event_time ? " with a 'ts - INTERVAL' watermark" : "");
+    return std::nullopt;
+  }
+  for (const sql::LogicalNode* n = &input; n;
+       n = n->inputs.empty() ? nullptr : n->inputs[0].get()) {
+    if (n->kind == sql::LogicalNodeKind::kAggregate) {
+      spdlog::warn(
+          "{}: not repartitioned (its input is an updating GROUP BY result, which a repartition "
+          "topic cannot carry): each worker keeps the state of only its own partitions",
+          what);
+      return std::nullopt;
+    }
+  }
+  std::string keys;
+  for (int k : keyed->group_keys) {
+    keys += (keys.empty() ? "" : ";") + input.schema.fields[size_t(k)].name;
+  }
+  if (keys.empty()) {
+    spdlog::warn("{}: no key to repartition by: not repartitioned", what);
+    return std::nullopt;
+  }
+  if (!admin) {
+    ARROW_ASSIGN_OR_RAISE(admin, connect::kafka::Admin::make(kafka, "streams.kafka."));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto input_partitions, admin->partition_count(topic));
+  if (!input_partitions) {
+    return arrow::Status::Invalid(what, ": input topic '", topic, "' does not exist");
+  }
+  KeyedStage stage;
+  stage.name = name;
+  stage.topic = topic_safe(stage.name) + "-repartition";
+  stage.partitions = *input_partitions;
+  ARROW_ASSIGN_OR_RAISE(auto existing, admin->partition_count(stage.topic));
+  if (!existing) {
+    ARROW_RETURN_NOT_OK(admin->create_topic(stage.topic, stage.partitions));
+    ARROW_RETURN_NOT_OK(admin->wait_for_topic(stage.topic, stage.partitions, 30000));
+    spdlog::info("run: created repartition topic {} ({} partitions)", stage.topic,
+                 stage.partitions);
+  } else if (*existing != stage.partitions) {
+    return arrow::Status::Invalid(what, ": repartition topic '", stage.topic, "' has ", *existing,
+                                  " partitions but the input '", topic, "' has ", stage.partitions,
+                                  "; delete the repartition topic (and the shared "
+                                  "checkpoints of its jobs) to start over");
+  }
+
+  // The repartition table: the keyed operator's input row, keyed by its key.
+  std::string ddl = "CREATE TABLE " + quoted(table) + " (";
+  for (size_t c = 0; c < input.schema.fields.size(); ++c) {
+    ddl += (c ? ", " : "") + quoted(input.schema.fields[c].name) + " " +
+           ddl_type(input.schema.fields[c].type);
+  }
+  if (fixed_watermark) {
+    const int64_t delay = *scan->watermark->fixed_delay_micros;
+    const std::string rowtime = quoted(input.schema.fields[size_t(*input.rowtime_index)].name);
+    ddl += ", WATERMARK FOR " + rowtime + " AS " + rowtime +
+           (delay % 1000000 == 0 ? fmt::format(" - INTERVAL '{}' SECOND", delay / 1000000)
+                                 : fmt::format(" - INTERVAL '{}' MILLISECOND", delay / 1000));
+  }
+  ddl += ") WITH ('connector' = 'kafka', 'topic' = " + sql_string(stage.topic) +
+         ", 'format' = 'json', 'key.fields' = " + sql_string(keys) +
+         ", 'sink.partitioner' = 'hash-key', 'sink.delivery-guarantee' = 'exactly-once', "
+         "'sink.transactional-id-prefix' = " +
+         sql_string(stage.topic) + ", 'scan.startup.mode' = 'earliest-offset'";
+  for (const auto& [key, value] : kafka) {
+    ddl += ", " + sql_string("properties." + key) + " = " + sql_string(value);
+  }
+  ddl += ")";
+  auto created = session.execute(ddl);
+  if (!created.ok()) return created.status().WithMessage(what, ": ", created.status().message());
+  auto read = session.execute("SELECT * FROM " + quoted(table));
+  if (!read.ok()) return read.status().WithMessage(what, ": ", read.status().message());
+  std::unique_ptr<sql::LogicalNode> scan_b = std::move(read->query);
+  if (!scan_b || scan_b->schema.fields.size() != input.schema.fields.size()) {
+    return arrow::Status::Invalid(what, ": the repartition table does not match its input");
+  }
+  auto catalog_table = session.catalog().table(table);
+
+  // Upstream: the operator's input into the repartition table.
+  auto sink = std::make_unique<sql::LogicalNode>();
+  sink->kind = sql::LogicalNodeKind::kSink;
+  sink->table = catalog_table;
+  sink->schema = catalog_table->physical_schema();
+  sink->inputs.push_back(std::move(keyed->inputs[0]));
+  // Downstream: the operator and what is above it, over the repartition table.
+  keyed->inputs[0] = std::move(scan_b);
+  stage.sql = fmt::format("-- {} of {}, repartitioned by {} through {}\n{}", what, job, keys,
+                          stage.topic, sql::explain_plan(*slot));
+  stage.plan = std::make_unique<sql::StatementSetPlan>();
+  stage.plan->sinks.push_back(std::move(slot));
+  slot = std::move(sink);
+  spdlog::info("{}: repartitioned by {} through {} ({} partitions)", what, keys, stage.topic,
+               stage.partitions);
+  return stage;
+}
+
+}  // namespace
+
 arrow::Result<std::vector<KeyedStage>> split_keyed_stages(sql::Session& session,
                                                           sql::StatementSetPlan& plan,
                                                           const std::string& job,
@@ -89,103 +246,48 @@ arrow::Result<std::vector<KeyedStage>> split_keyed_stages(sql::Session& session,
   std::vector<KeyedStage> stages;
   std::unique_ptr<connect::kafka::Admin> admin;
   for (size_t i = 0; i < plan.sinks.size(); ++i) {
-    auto& root = plan.sinks[i];
-    sql::LogicalNode* window =
-        root->inputs.size() == 1 ? find_window(root->inputs[0].get()) : nullptr;
-    if (!window || window->inputs.size() != 1) continue;
-    const sql::LogicalNode& input = *window->inputs[0];
-    const sql::LogicalNode* scan = single_scan(&input);
-    const std::string what = fmt::format("job {}: window aggregation into {}", job,
-                                         root->table ? root->table->name : std::string("?"));
-    const std::string topic = scan && scan->table ? scan_topic(*scan->table) : std::string();
-    if (topic.empty() || !input.rowtime_index || !scan->watermark ||
-        !scan->watermark->fixed_delay_micros) {
-      spdlog::warn(
-          "{}: not repartitioned (its input is not one Kafka topic with a 'ts - INTERVAL' "
-          "watermark): each worker aggregates only its own partitions",
-          what);
-      continue;
+    // Every keyed operator of the sink tree, lowest first, gets a stage of its own: the stage
+    // below it ends in its repartition topic. An operator over the previous stage's repartition
+    // topic keyed the same way needs no topic of its own, but one keyed differently does.
+    std::unique_ptr<sql::LogicalNode>* slot = &plan.sinks[i];
+    std::string name;
+    std::vector<int> last_keys;
+    const sql::LogicalNode* last = nullptr;
+    for (int level = 0;; ++level) {
+      std::vector<sql::LogicalNode*> path = keyed_path(slot->get());
+      // Skip what this stage already holds: the operator it was split at.
+      auto it = path.begin();
+      if (last) {
+        while (it != path.end() && *it != last) ++it;
+        if (it != path.end()) ++it;
+      }
+      if (it == path.end()) break;
+      sql::LogicalNode* keyed = *it;
+      if (last && last->kind != sql::LogicalNodeKind::kAggregate) {
+        // The same key (by name) as the stage's own: its rows are already on the right worker.
+        std::vector<std::string> a, b;
+        for (int k : last_keys) a.push_back(last->inputs[0]->schema.fields[size_t(k)].name);
+        for (int k : keyed->group_keys) {
+          b.push_back(keyed->inputs[0]->schema.fields[size_t(k)].name);
+        }
+        if (a == b) {
+          last = keyed;
+          last_keys = keyed->group_keys;
+          continue;
+        }
+      }
+      name = level == 0 ? fmt::format("{}-{}{}", job, keyed_kind(*keyed), i)
+                        : fmt::format("{}-{}", name, keyed_kind(*keyed));
+      // One session holds the repartition tables of every job of the pipeline.
+      const std::string table = "__repartition_" + name;
+      last_keys = keyed->group_keys;
+      ARROW_ASSIGN_OR_RAISE(auto stage,
+                            split_at(session, *slot, keyed, name, table, job, kafka, admin));
+      if (!stage) break;
+      last = keyed;
+      stages.push_back(std::move(*stage));
+      slot = &stages.back().plan->sinks[0];
     }
-    if (!admin) {
-      ARROW_ASSIGN_OR_RAISE(admin, connect::kafka::Admin::make(kafka, "streams.kafka."));
-    }
-    ARROW_ASSIGN_OR_RAISE(auto input_partitions, admin->partition_count(topic));
-    if (!input_partitions) {
-      return arrow::Status::Invalid(what, ": input topic '", topic, "' does not exist");
-    }
-    KeyedStage stage;
-    stage.name = fmt::format("{}-window{}", job, i);
-    stage.topic = topic_safe(stage.name) + "-repartition";
-    stage.partitions = *input_partitions;
-    ARROW_ASSIGN_OR_RAISE(auto existing, admin->partition_count(stage.topic));
-    if (!existing) {
-      ARROW_RETURN_NOT_OK(admin->create_topic(stage.topic, stage.partitions));
-      ARROW_RETURN_NOT_OK(admin->wait_for_topic(stage.topic, stage.partitions, 30000));
-      spdlog::info("run: created repartition topic {} ({} partitions)", stage.topic,
-                   stage.partitions);
-    } else if (*existing != stage.partitions) {
-      return arrow::Status::Invalid(what, ": repartition topic '", stage.topic, "' has ", *existing,
-                                    " partitions but the input '", topic, "' has ",
-                                    stage.partitions,
-                                    "; delete the repartition topic (and the shared "
-                                    "checkpoints of its jobs) to start over");
-    }
-
-    // The repartition table: the window's input row, keyed by the group key.
-    const std::string table = fmt::format("__repartition_{}", i);
-    std::string ddl = "CREATE TABLE " + quoted(table) + " (";
-    for (size_t c = 0; c < input.schema.fields.size(); ++c) {
-      ddl += (c ? ", " : "") + quoted(input.schema.fields[c].name) + " " +
-             ddl_type(input.schema.fields[c].type);
-    }
-    const int64_t delay = *scan->watermark->fixed_delay_micros;
-    const std::string rowtime = quoted(input.schema.fields[size_t(*input.rowtime_index)].name);
-    ddl += ", WATERMARK FOR " + rowtime + " AS " + rowtime +
-           (delay % 1000000 == 0 ? fmt::format(" - INTERVAL '{}' SECOND", delay / 1000000)
-                                 : fmt::format(" - INTERVAL '{}' MILLISECOND", delay / 1000));
-    std::string keys;
-    for (int k : window->group_keys) {
-      keys += (keys.empty() ? "" : ";") + input.schema.fields[size_t(k)].name;
-    }
-    if (keys.empty()) {
-      spdlog::warn("{}: no GROUP BY key besides the window: not repartitioned", what);
-      continue;
-    }
-    ddl += ") WITH ('connector' = 'kafka', 'topic' = " + sql_string(stage.topic) +
-           ", 'format' = 'json', 'key.fields' = " + sql_string(keys) +
-           ", 'sink.partitioner' = 'hash-key', 'sink.delivery-guarantee' = 'exactly-once', "
-           "'sink.transactional-id-prefix' = " +
-           sql_string(stage.topic) + ", 'scan.startup.mode' = 'earliest-offset'";
-    for (const auto& [key, value] : kafka) {
-      ddl += ", " + sql_string("properties." + key) + " = " + sql_string(value);
-    }
-    ddl += ")";
-    auto created = session.execute(ddl);
-    if (!created.ok()) return created.status().WithMessage(what, ": ", created.status().message());
-    auto read = session.execute("SELECT * FROM " + quoted(table));
-    if (!read.ok()) return read.status().WithMessage(what, ": ", read.status().message());
-    std::unique_ptr<sql::LogicalNode> scan_b = std::move(read->query);
-    if (!scan_b || scan_b->schema.fields.size() != input.schema.fields.size()) {
-      return arrow::Status::Invalid(what, ": the repartition table does not match its input");
-    }
-    auto catalog_table = session.catalog().table(table);
-
-    // Stage A: the window's input into the repartition table.
-    auto sink = std::make_unique<sql::LogicalNode>();
-    sink->kind = sql::LogicalNodeKind::kSink;
-    sink->table = catalog_table;
-    sink->schema = catalog_table->physical_schema();
-    sink->inputs.push_back(std::move(window->inputs[0]));
-    // Stage B: the window and what is above it, over the repartition table.
-    window->inputs[0] = std::move(scan_b);
-    stage.sql = fmt::format("-- {} of {}, repartitioned by {} through {}\n{}", what, job, keys,
-                            stage.topic, sql::explain_plan(*root));
-    stage.plan = std::make_unique<sql::StatementSetPlan>();
-    stage.plan->sinks.push_back(std::move(root));
-    root = std::move(sink);
-    spdlog::info("{}: repartitioned by {} through {} ({} partitions)", what, keys, stage.topic,
-                 stage.partitions);
-    stages.push_back(std::move(stage));
   }
   return stages;
 }

@@ -1,18 +1,23 @@
 #pragma once
 // Keyed state shared by `roadpulse run --worker` processes (docs/kafka.md, "Keyed state across
-// workers"). A windowed aggregation over a Kafka source is keyed by its GROUP BY columns, which
-// are not how the input is partitioned, so in worker mode its job is split in two stages:
+// workers"). A keyed stateful operator over a Kafka source — a window aggregation, an unwindowed
+// GROUP BY (changelog output) or a deduplication (ROW_NUMBER() ... = 1) — is keyed by columns
+// that are usually not how the input is partitioned, so in worker mode its job is split:
 //
-//   stage A (in every worker, sharing the input by consumer group): everything below the window
-//     -> the internal topic `<job>-window<N>-repartition` (as many partitions as the input),
-//     keyed by the group key and routed by its MD5 hash-key range, in Kafka transactions that
-//     also commit the input offsets (exactly-once from input to repartition topic);
-//   stage B (one job per repartition partition, each run by exactly one worker): the window and
+//   stage A (in every worker, sharing the input by consumer group): everything below the
+//     operator -> the internal topic `<job>-<kind><N>-repartition` (kind: window, group or
+//     dedup; as many partitions as the input), keyed by the operator's key and routed by its MD5
+//     hash-key range, in Kafka transactions that also commit the input offsets (exactly-once
+//     from input to repartition topic);
+//   stage B (one job per repartition partition, each run by exactly one worker): the operator and
 //     what is above it, reading only that partition. A consumer group on the repartition topic
 //     decides which worker runs which partition's job; each such job checkpoints its state,
 //     source position and sink transactions under its own name in a checkpoint directory all
 //     workers share (--shared-checkpoints), so the worker that takes a partition over (a worker
 //     died, joined or left) resumes its job from the last checkpoint of the previous owner.
+//
+// A keyed operator above another one with a different key is split again: the lower stage's
+// per-partition jobs write the next repartition topic (`<stage>-<kind>-repartition`).
 
 #include <atomic>
 #include <map>
@@ -33,20 +38,22 @@
 
 namespace roadpulse::cli {
 
-/// A window aggregation split off a pipeline job: stage B's plan and where it reads.
+/// A keyed operator split off a pipeline job: stage B's plan and where it reads.
 struct KeyedStage {
-  std::string name;   // `<job>-window<N>`: stage B jobs are `<name>-p<partition>`
+  std::string name;   // `<job>-<kind><N>`: stage B jobs are `<name>-p<partition>`
   std::string topic;  // the repartition topic
   int partitions = 0;
   std::unique_ptr<sql::StatementSetPlan> plan;  // stage B, cloned per partition
   std::string sql;                              // what `jobs list` shows
 };
 
-/// Splits every windowed INSERT of `plan` (run as job `job`) whose input comes from Kafka: the
-/// window's input now goes to a repartition table (stage A, left in `plan`), and a KeyedStage is
-/// returned per window. `session` gets the repartition tables; `kafka` are the streams backend's
-/// client properties. Windows that cannot be split (an input that is not a single Kafka scan with
-/// a `ts - INTERVAL` watermark) are left in place with a warning.
+/// Splits every INSERT of `plan` (run as job `job`) with a keyed operator (window, GROUP BY,
+/// deduplication) whose input comes from Kafka: the operator's input now goes to a repartition
+/// table (stage A, left in `plan`), and a KeyedStage is returned per split, upstream stages
+/// first. `session` gets the repartition tables; `kafka` are the streams backend's client
+/// properties. Operators that cannot be split (an input that is not a single Kafka scan; for
+/// windows and deduplication, one without a `ts - INTERVAL` watermark; an updating input; no
+/// key) are left in place with a warning.
 arrow::Result<std::vector<KeyedStage>> split_keyed_stages(sql::Session& session,
                                                           sql::StatementSetPlan& plan,
                                                           const std::string& job,

@@ -29,6 +29,7 @@ ConnectorEntry blackhole_connector();
 ConnectorEntry metrics_connector();
 ConnectorEntry alerts_connector();
 ConnectorEntry kafka_connector();
+ConnectorEntry upsert_kafka_connector();  // sink only (kafka_connector.cc)
 
 /// Reads a table's options, remembering which keys a connector understands, so unknown keys are
 /// reported as Flink does ("Unsupported options found for 'kinesis': ...").

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <regex>
@@ -30,6 +31,7 @@
 #include "common/json_text.h"
 #include "connect/connectors.h"
 #include "connect/kafka_client.h"
+#include "exec/checkpoint_store.h"
 
 namespace roadpulse::connect {
 
@@ -69,11 +71,22 @@ struct KafkaSourceOptions {
   /// Session key 'worker.partition' (a keyed stage of a job shared by workers, one job per
   /// partition): read only this partition, positions from the job's checkpoints; -1: all.
   int only_partition = -1;
+  /// The job's checkpoint interval (session 'execution.checkpointing.interval'; 0: none). With
+  /// group assignment and checkpoints, a revoked partition is handed back only once a
+  /// checkpoint covering everything read from it has completed (its offsets committed).
+  int64_t checkpoint_interval_ms = 0;
 };
 
 std::string session_value(const std::map<std::string, std::string>& session, const char* key) {
   auto it = session.find(key);
   return it == session.end() ? std::string() : it->second;
+}
+
+int64_t checkpoint_interval_ms(const std::map<std::string, std::string>& session) {
+  const std::string text = session_value(session, "execution.checkpointing.interval");
+  if (text.empty()) return 0;
+  auto ms = exec::parse_checkpoint_duration_ms("execution.checkpointing.interval", text);
+  return ms.ok() ? *ms : 0;
 }
 
 // Worker mode for an unbounded source whose table does not choose its assignment itself.
@@ -104,6 +117,9 @@ struct KafkaSinkOptions {
   std::unique_ptr<RecordEncoder> key_encoder;  // key.format = json
   bool create_if_missing = false;
   int create_partitions = 1;
+  // `upsert-kafka`: takes a changelog; +I/+U rows are written as the key's latest value, -D as
+  // a tombstone (the key with a null value), -U rows are skipped (the next +U replaces them).
+  bool upsert = false;
 };
 
 // A topic that must exist (or is created when allowed); returns its partition count.
@@ -341,6 +357,13 @@ class KafkaSource final : public exec::Source {
 
   arrow::Result<exec::SourceChunk> next(int64_t timeout_ms) override {
     exec::SourceChunk chunk;
+    if (revoking_ && std::chrono::steady_clock::now() > revoke_deadline_) {
+      spdlog::warn(
+          "{}: no checkpoint completed within {} ms of the group's revocation: handing "
+          "the partitions back without committing what was read since the last one",
+          name(), revoke_wait_ms(options_.checkpoint_interval_ms));
+      ARROW_RETURN_NOT_OK(finish_revoke());
+    }
     if (ready_.empty()) ARROW_RETURN_NOT_OK(poll(timeout_ms));
     if (!ready_.empty()) {
       chunk = std::move(ready_.front());
@@ -388,11 +411,22 @@ class KafkaSource final : public exec::Source {
       offsets.push_back(p.returned);
     }
     snapshots_[checkpoint_id] = std::move(offsets);
+    // The first checkpoint cut after a revocation holds every offset read from the revoked
+    // partitions: once it completes, they can be handed back.
+    if (revoking_ && revoke_checkpoint_ == 0) revoke_checkpoint_ = checkpoint_id;
     return arrow::Buffer::FromString(std::move(text));
   }
 
   // Commits the checkpoint's positions (or, without one, everything returned) to the group.
   arrow::Status notify_checkpoint_complete(int64_t checkpoint_id) override {
+    ARROW_RETURN_NOT_OK(commit_checkpoint(checkpoint_id));
+    if (revoking_ && revoke_checkpoint_ > 0 && checkpoint_id >= revoke_checkpoint_) {
+      return finish_revoke();
+    }
+    return arrow::Status::OK();
+  }
+
+  arrow::Status commit_checkpoint(int64_t checkpoint_id) {
     std::vector<int64_t> offsets;
     if (auto it = snapshots_.find(checkpoint_id); it != snapshots_.end()) {
       offsets = it->second;
@@ -467,7 +501,9 @@ class KafkaSource final : public exec::Source {
     ready_.clear();
     ready_ends_.clear();
     queue_.reset();
+    closing_ = true;
     if (consumer_) {
+      if (revoking_) (void)finish_revoke();
       rd_kafka_consumer_close(consumer_.get());
       consumer_.reset();
     }
@@ -492,6 +528,7 @@ class KafkaSource final : public exec::Source {
     bool finished = false;
     bool assigned = false;  // this job reads it now (always, unless the group assigns)
     bool held = false;      // it was ours until the last revoke (offsets in transactions)
+    bool revoking = false;  // revoked by the group, handed back after the next checkpoint
     std::vector<kafka::Message> pending;
   };
 
@@ -604,9 +641,60 @@ class KafkaSource final : public exec::Source {
       return cerr ? kafka::error_status(cerr, name() + ": reading the group's offsets")
                   : arrow::Status::OK();
     }
-    // Revoked (or lost): hand back what was read.
-    kafka::TopicPartitionList commit(rd_kafka_topic_partition_list_new(list->cnt));
+    // Revoked (or lost). With checkpoints the partitions are handed back only once a
+    // checkpoint taken after this point has completed: its transaction (or offset commit)
+    // covers everything read from them, so the next owner starts exactly after it and nothing
+    // is written twice. Until then they are paused; the group waits (its rebalance timeout is
+    // max.poll.interval.ms) and this thread keeps polling.
+    const bool lost =
+        err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(consumer_.get());
     std::set<int> revoked;
+    for (int i = 0; i < list->cnt; ++i) {
+      const auto& e = list->elems[i];
+      auto it = index_.find(e.topic);
+      if (it == index_.end() || size_t(e.partition) >= it->second.size()) continue;
+      Partition& p = parts_[size_t(it->second[size_t(e.partition)])];
+      p.pending.clear();
+      p.next = p.returned;
+      p.revoking = true;
+      revoked.insert(p.split);
+    }
+    for (size_t i = 0; i < ready_.size();) {
+      if (revoked.count(ready_[i].split)) {
+        ready_.erase(ready_.begin() + long(i));
+        ready_ends_.erase(ready_ends_.begin() + long(i));
+      } else {
+        ++i;
+      }
+    }
+    revoke_list_.reset(rd_kafka_topic_partition_list_copy(list));
+    revoke_lost_ = lost;
+    revoking_ = true;
+    revoke_checkpoint_ = 0;
+    if (!lost && !closing_ && options_.checkpoint_interval_ms > 0) {
+      rd_kafka_pause_partitions(consumer_.get(), list);
+      revoke_deadline_ = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(revoke_wait_ms(options_.checkpoint_interval_ms));
+      spdlog::info("{}: the group revoked {}: handing them back after the next checkpoint", name(),
+                   fmt::join(names, ", "));
+      return arrow::Status::OK();
+    }
+    spdlog::info("{}: the group revoked {}", name(), fmt::join(names, ", "));
+    return finish_revoke();
+  }
+
+  static int64_t revoke_wait_ms(int64_t interval_ms) {
+    return std::max<int64_t>(30000, 3 * interval_ms);
+  }
+
+  // Hands the revoked partitions back to the group: commits what was read of them when no
+  // exactly-once sink did (without checkpoints, or a revocation that could not wait) and the
+  // assignment was not lost, then unassigns.
+  arrow::Status finish_revoke() {
+    if (!revoking_) return arrow::Status::OK();
+    revoking_ = false;
+    rd_kafka_topic_partition_list_t* list = revoke_list_.get();
+    kafka::TopicPartitionList commit(rd_kafka_topic_partition_list_new(list->cnt));
     for (int i = 0; i < list->cnt; ++i) {
       const auto& e = list->elems[i];
       auto it = index_.find(e.topic);
@@ -618,29 +706,21 @@ class KafkaSource final : public exec::Source {
       }
       p.held = p.assigned;
       p.assigned = false;
+      p.revoking = false;
       p.pending.clear();
       p.next = p.returned;
-      revoked.insert(p.split);
     }
-    for (size_t i = 0; i < ready_.size();) {
-      if (revoked.count(ready_[i].split)) {
-        ready_.erase(ready_.begin() + long(i));
-        ready_ends_.erase(ready_ends_.begin() + long(i));
-      } else {
-        ++i;
-      }
-    }
-    spdlog::info("{}: the group revoked {}", name(), fmt::join(names, ", "));
     arrow::Status st;
     // Lost partitions (this member was thrown out of the group) may already be someone else's.
-    if (commit->cnt > 0 && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
-        !rd_kafka_assignment_lost(consumer_.get())) {
+    if (commit->cnt > 0 && !revoke_lost_ && !rd_kafka_assignment_lost(consumer_.get())) {
       const auto cerr = rd_kafka_commit(consumer_.get(), commit.get(), 0);
       if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         st = kafka::error_status(cerr, name() + ": committing revoked partitions");
       }
     }
+    rd_kafka_resume_partitions(consumer_.get(), list);
     rd_kafka_assign(consumer_.get(), nullptr);
+    revoke_list_.reset();
     return st;
   }
 
@@ -709,7 +789,7 @@ class KafkaSource final : public exec::Source {
       if (warned_++ < 5) spdlog::warn("{}: {} (retrying)", name(), message);
       return false;
     }
-    if (p == nullptr || p->finished || !p->assigned) return false;
+    if (p == nullptr || p->finished || !p->assigned || p->revoking) return false;
     if (raw->offset >= p->end) {  // past the bound (e.g. after a transaction marker)
       finish(*p);
       return false;
@@ -863,6 +943,13 @@ class KafkaSource final : public exec::Source {
   std::string job_;
   bool registered_ = false;
   bool offsets_in_transaction_ = false;  // an exactly-once sink of the job commits the offsets
+  // A revocation waiting for its checkpoint (source thread only).
+  bool revoking_ = false;
+  bool revoke_lost_ = false;
+  bool closing_ = false;
+  int64_t revoke_checkpoint_ = 0;  // the first checkpoint cut after it; 0: none yet
+  std::chrono::steady_clock::time_point revoke_deadline_;
+  kafka::TopicPartitionList revoke_list_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -934,6 +1021,19 @@ class KafkaSink final : public exec::Sink {
   }
 
   arrow::Status write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    return produce_rows(batch, nullptr);
+  }
+
+  bool accepts_changelog() const override { return options_.upsert; }
+
+  arrow::Status write_changelog(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                const std::vector<int8_t>& kinds) override {
+    if (!options_.upsert) return exec::Sink::write_changelog(batch, kinds);
+    return produce_rows(batch, &kinds);
+  }
+
+  arrow::Status produce_rows(const std::shared_ptr<arrow::RecordBatch>& batch,
+                             const std::vector<int8_t>* kinds) {
     ARROW_RETURN_NOT_OK(delivery_status());
     Producer& producer = producers_[current_];
     const int64_t rows = batch->num_rows();
@@ -941,9 +1041,13 @@ class KafkaSink final : public exec::Sink {
     if (options_.key_mode == KeyMode::kJson) {
       ARROW_ASSIGN_OR_RAISE(key_batch, batch->SelectColumns(options_.key_columns));
     }
+    int64_t produced = 0;
     for (int64_t r = 0; r < rows; ++r) {
+      const int8_t kind = kinds ? (*kinds)[size_t(r)] : 0;
+      if (kind == 1) continue;  // -U: the +U that follows replaces the key's value
+      const bool tombstone = kind == 3;
       value_.clear();
-      encoder_->encode_row(*batch, r, &value_);
+      if (!tombstone) encoder_->encode_row(*batch, r, &value_);
       key_.clear();
       switch (options_.key_mode) {
         case KeyMode::kNone:
@@ -972,8 +1076,9 @@ class KafkaSink final : public exec::Sink {
           break;
       }
       const bool keyed = options_.key_mode != KeyMode::kNone;
-      while (rd_kafka_produce(producer.topic, partition, RD_KAFKA_MSG_F_COPY, value_.data(),
-                              value_.size(), keyed ? key_.data() : nullptr, keyed ? key_.size() : 0,
+      while (rd_kafka_produce(producer.topic, partition, RD_KAFKA_MSG_F_COPY,
+                              tombstone ? nullptr : value_.data(), tombstone ? 0 : value_.size(),
+                              keyed ? key_.data() : nullptr, keyed ? key_.size() : 0,
                               nullptr) != 0) {
         const auto err = rd_kafka_last_error();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -982,9 +1087,10 @@ class KafkaSink final : public exec::Sink {
         rd_kafka_poll(producer.handle.get(), 10);  // wait for deliveries to make room
         ARROW_RETURN_NOT_OK(delivery_status());
       }
+      ++produced;
     }
     rd_kafka_poll(producer.handle.get(), 0);
-    written_ += rows;
+    written_ += produced;
     return delivery_status();
   }
 
@@ -1325,6 +1431,138 @@ arrow::Result<Guarantee> parse_guarantee(OptionReader& reader) {
       "'");
 }
 
+// The sink of `kafka` and of `upsert-kafka` (`upsert`: keyed by the table's PRIMARY KEY, takes a
+// changelog).
+arrow::Result<std::unique_ptr<exec::Sink>> make_kafka_sink(const exec::SinkSpec& spec,
+                                                           bool upsert) {
+  const std::string connector = upsert ? "upsert-kafka" : "kafka";
+  const exec::TableOptions options = value_format_options(spec.options);
+  OptionReader reader(connector, options);
+  read_common(reader);
+  KafkaSinkOptions o;
+  o.connector = connector;
+  o.upsert = upsert;
+  ARROW_ASSIGN_OR_RAISE(o.topic, reader.require("topic"));
+  if (o.topic.find(';') != std::string::npos) {
+    return arrow::Status::Invalid("option 'topic': a sink writes one topic, got '", o.topic, "'");
+  }
+  o.properties = kafka::properties_with_prefix(options, "properties.");
+  if (!o.properties.count("bootstrap.servers")) {
+    return arrow::Status::Invalid("connector '", connector,
+                                  "' requires the option 'properties.bootstrap.servers'");
+  }
+  const std::string partitioner = reader.get_or("sink.partitioner", "default");
+  if (partitioner == "default") {
+    o.partitioner = Partitioner::kDefault;
+  } else if (partitioner == "fixed") {
+    o.partitioner = Partitioner::kFixed;
+  } else if (partitioner == "round-robin") {
+    o.partitioner = Partitioner::kRoundRobin;
+  } else if (partitioner == "hash-key") {
+    // roadpulse: the key fields' values joined by '|' as the key, routed to the partition whose
+    // MD5 hash-key range holds it, as stream tables route (repartition topics of workers).
+    o.partitioner = Partitioner::kHashKey;
+  } else {
+    return arrow::Status::Invalid(
+        "option 'sink.partitioner' must be default, fixed, round-robin or hash-key, got '",
+        partitioner, "'");
+  }
+  ARROW_ASSIGN_OR_RAISE(o.guarantee, parse_guarantee(reader));
+  o.transactional_id_prefix = reader.get_or("sink.transactional-id-prefix", "");
+  // Workers sharing a job each need their own transactional ids, or they would fence each other.
+  if (const std::string worker = session_value(spec.session, kWorkerIdKey);
+      !worker.empty() && !o.transactional_id_prefix.empty()) {
+    o.transactional_id_prefix += "-" + worker;
+  }
+  if (o.guarantee == Guarantee::kExactlyOnce && o.transactional_id_prefix.empty()) {
+    return arrow::Status::Invalid(
+        "option 'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'");
+  }
+  // The key: 'key.fields' (';'-separated) in 'key.format' raw or json; for upsert-kafka the
+  // PRIMARY KEY, in the 'key.format' Flink requires.
+  std::optional<std::string> fields = reader.get("key.fields");
+  if (upsert) {
+    if (fields) {
+      return arrow::Status::Invalid(
+          "connector 'upsert-kafka' takes its key from the table's PRIMARY KEY, not "
+          "'key.fields'");
+    }
+    if (spec.table->primary_key.empty()) {
+      return arrow::Status::Invalid(
+          "connector 'upsert-kafka' needs a PRIMARY KEY (...) NOT "
+          "ENFORCED on table ",
+          spec.table->name, ": its columns are the message key");
+    }
+    if (!reader.get("key.format")) {
+      return arrow::Status::Invalid(
+          "connector 'upsert-kafka' requires the option 'key.format' "
+          "(raw or json)");
+    }
+    std::string joined;
+    for (const auto& column : spec.table->primary_key)
+      joined += (joined.empty() ? "" : ";") + column;
+    fields = joined;
+  }
+  if (fields) {
+    size_t start = 0;
+    while (start <= fields->size()) {
+      const size_t end = std::min(fields->find(';', start), fields->size());
+      if (end > start) {
+        const std::string field = fields->substr(start, end - start);
+        const int index = spec.schema->GetFieldIndex(field);
+        if (index < 0) {
+          return arrow::Status::Invalid("option 'key.fields': '", field, "' is not a column of ",
+                                        spec.table->name);
+        }
+        o.key_columns.push_back(index);
+      }
+      start = end + 1;
+    }
+    std::string key_format;
+    if (o.partitioner == Partitioner::kHashKey && !reader.get("key.format")) {
+      key_format = "partition-key";
+    } else {
+      ARROW_ASSIGN_OR_RAISE(key_format, reader.require("key.format"));
+    }
+    if (key_format == "partition-key") {
+      o.key_mode = KeyMode::kStreamKey;
+    } else if (key_format == "raw") {
+      if (o.key_columns.size() != 1) {
+        return arrow::Status::Invalid("option 'key.format' = 'raw' takes exactly one key field");
+      }
+      o.key_mode = KeyMode::kRaw;
+    } else if (key_format == "json") {
+      o.key_mode = KeyMode::kJson;
+      exec::TableOptions key_options{{"connector", connector}, {"format", "json"}};
+      for (const auto& [key, value] : options) {
+        if (key.rfind("key.json.", 0) == 0) key_options[key.substr(4)] = value;
+      }
+      reader.allow_prefix("key.json.");
+      OptionReader key_reader(connector, key_options);
+      arrow::FieldVector key_fields;
+      for (int c : o.key_columns) key_fields.push_back(spec.schema->field(c));
+      ARROW_ASSIGN_OR_RAISE(o.key_encoder, make_encoder(key_reader, arrow::schema(key_fields)));
+    } else {
+      return arrow::Status::Invalid("option 'key.format' must be raw or json, got '", key_format,
+                                    "'");
+    }
+  } else if (reader.get("key.format")) {
+    return arrow::Status::Invalid("option 'key.format' needs 'key.fields'");
+  } else if (o.partitioner == Partitioner::kHashKey) {
+    return arrow::Status::Invalid("option 'sink.partitioner' = 'hash-key' needs 'key.fields'");
+  }
+  const std::string include = reader.get_or("value.fields-include", "ALL");
+  if (include != "ALL") {
+    return arrow::Status::NotImplemented("option 'value.fields-include' = '", include,
+                                         "' (supported: ALL)");
+  }
+  reader.allow_prefix("scan.");
+  reader.get("topic-pattern");
+  ARROW_ASSIGN_OR_RAISE(auto encoder, make_encoder(reader, spec.schema));
+  ARROW_RETURN_NOT_OK(reader.check_unknown());
+  return std::make_unique<KafkaSink>(std::move(o), std::move(encoder));
+}
+
 ConnectorEntry make_kafka_entry() {
   ConnectorEntry entry;
   entry.name = "kafka";
@@ -1337,6 +1575,7 @@ ConnectorEntry make_kafka_entry() {
     if (!options.count("scan.partition-assignment")) {
       apply_worker_mode(o, spec.session, spec.table->name);
     }
+    o.checkpoint_interval_ms = checkpoint_interval_ms(spec.session);
     // Sink and key options may sit on a table that is also written.
     reader.allow_prefix("sink.");
     reader.allow_prefix("key.");
@@ -1347,106 +1586,7 @@ ConnectorEntry make_kafka_entry() {
   };
   entry.make_sink = [](const exec::SinkSpec& spec,
                        ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Sink>> {
-    const exec::TableOptions options = value_format_options(spec.options);
-    OptionReader reader("kafka", options);
-    read_common(reader);
-    KafkaSinkOptions o;
-    o.connector = "kafka";
-    ARROW_ASSIGN_OR_RAISE(o.topic, reader.require("topic"));
-    if (o.topic.find(';') != std::string::npos) {
-      return arrow::Status::Invalid("option 'topic': a sink writes one topic, got '", o.topic, "'");
-    }
-    o.properties = kafka::properties_with_prefix(options, "properties.");
-    if (!o.properties.count("bootstrap.servers")) {
-      return arrow::Status::Invalid(
-          "connector 'kafka' requires the option 'properties.bootstrap.servers'");
-    }
-    const std::string partitioner = reader.get_or("sink.partitioner", "default");
-    if (partitioner == "default") {
-      o.partitioner = Partitioner::kDefault;
-    } else if (partitioner == "fixed") {
-      o.partitioner = Partitioner::kFixed;
-    } else if (partitioner == "round-robin") {
-      o.partitioner = Partitioner::kRoundRobin;
-    } else if (partitioner == "hash-key") {
-      // roadpulse: the key fields' values joined by '|' as the key, routed to the partition whose
-      // MD5 hash-key range holds it, as stream tables route (repartition topics of workers).
-      o.partitioner = Partitioner::kHashKey;
-    } else {
-      return arrow::Status::Invalid(
-          "option 'sink.partitioner' must be default, fixed, round-robin or hash-key, got '",
-          partitioner, "'");
-    }
-    ARROW_ASSIGN_OR_RAISE(o.guarantee, parse_guarantee(reader));
-    o.transactional_id_prefix = reader.get_or("sink.transactional-id-prefix", "");
-    // Workers sharing a job each need their own transactional ids, or they would fence each other.
-    if (const std::string worker = session_value(spec.session, kWorkerIdKey);
-        !worker.empty() && !o.transactional_id_prefix.empty()) {
-      o.transactional_id_prefix += "-" + worker;
-    }
-    if (o.guarantee == Guarantee::kExactlyOnce && o.transactional_id_prefix.empty()) {
-      return arrow::Status::Invalid(
-          "option 'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'");
-    }
-    // The key: 'key.fields' (';'-separated) in 'key.format' raw or json.
-    if (auto fields = reader.get("key.fields")) {
-      size_t start = 0;
-      while (start <= fields->size()) {
-        const size_t end = std::min(fields->find(';', start), fields->size());
-        if (end > start) {
-          const std::string field = fields->substr(start, end - start);
-          const int index = spec.schema->GetFieldIndex(field);
-          if (index < 0) {
-            return arrow::Status::Invalid("option 'key.fields': '", field, "' is not a column of ",
-                                          spec.table->name);
-          }
-          o.key_columns.push_back(index);
-        }
-        start = end + 1;
-      }
-      std::string key_format;
-      if (o.partitioner == Partitioner::kHashKey && !reader.get("key.format")) {
-        key_format = "partition-key";
-      } else {
-        ARROW_ASSIGN_OR_RAISE(key_format, reader.require("key.format"));
-      }
-      if (key_format == "partition-key") {
-        o.key_mode = KeyMode::kStreamKey;
-      } else if (key_format == "raw") {
-        if (o.key_columns.size() != 1) {
-          return arrow::Status::Invalid("option 'key.format' = 'raw' takes exactly one key field");
-        }
-        o.key_mode = KeyMode::kRaw;
-      } else if (key_format == "json") {
-        o.key_mode = KeyMode::kJson;
-        exec::TableOptions key_options{{"connector", "kafka"}, {"format", "json"}};
-        for (const auto& [key, value] : options) {
-          if (key.rfind("key.json.", 0) == 0) key_options[key.substr(4)] = value;
-        }
-        reader.allow_prefix("key.json.");
-        OptionReader key_reader("kafka", key_options);
-        arrow::FieldVector key_fields;
-        for (int c : o.key_columns) key_fields.push_back(spec.schema->field(c));
-        ARROW_ASSIGN_OR_RAISE(o.key_encoder, make_encoder(key_reader, arrow::schema(key_fields)));
-      } else {
-        return arrow::Status::Invalid("option 'key.format' must be raw or json, got '", key_format,
-                                      "'");
-      }
-    } else if (reader.get("key.format")) {
-      return arrow::Status::Invalid("option 'key.format' needs 'key.fields'");
-    } else if (o.partitioner == Partitioner::kHashKey) {
-      return arrow::Status::Invalid("option 'sink.partitioner' = 'hash-key' needs 'key.fields'");
-    }
-    const std::string include = reader.get_or("value.fields-include", "ALL");
-    if (include != "ALL") {
-      return arrow::Status::NotImplemented("option 'value.fields-include' = '", include,
-                                           "' (supported: ALL)");
-    }
-    reader.allow_prefix("scan.");
-    reader.get("topic-pattern");
-    ARROW_ASSIGN_OR_RAISE(auto encoder, make_encoder(reader, spec.schema));
-    ARROW_RETURN_NOT_OK(reader.check_unknown());
-    return std::make_unique<KafkaSink>(std::move(o), std::move(encoder));
+    return make_kafka_sink(spec, /*upsert=*/false);
   };
   return entry;
 }
@@ -1454,6 +1594,18 @@ ConnectorEntry make_kafka_entry() {
 }  // namespace
 
 ConnectorEntry kafka_connector() { return make_kafka_entry(); }
+
+// `upsert-kafka` (Flink's upsert Kafka connector), sink only: an updating result (GROUP BY
+// without a window) kept as each key's latest row in a topic keyed by the PRIMARY KEY.
+ConnectorEntry upsert_kafka_connector() {
+  ConnectorEntry entry;
+  entry.name = "upsert-kafka";
+  entry.make_sink = [](const exec::SinkSpec& spec,
+                       ConnectContext&) -> arrow::Result<std::unique_ptr<exec::Sink>> {
+    return make_kafka_sink(spec, /*upsert=*/true);
+  };
+  return entry;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The Kafka streams backend of `stream` / `kinesis` tables
@@ -1510,6 +1662,7 @@ arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(
   o.create_if_missing = table.create_if_missing;
   o.create_partitions = table.shards;
   apply_worker_mode(o, table.session, table.table);
+  o.checkpoint_interval_ms = checkpoint_interval_ms(table.session);
   return std::make_unique<KafkaSource>(std::move(o), std::move(decoder));
 }
 

@@ -40,6 +40,7 @@ ConnectorRegistry::ConnectorRegistry(std::shared_ptr<ConnectContext> context)
   add(metrics_connector());
   add(alerts_connector());
   add(kafka_connector());
+  add(upsert_kafka_connector());
 }
 
 void ConnectorRegistry::add(ConnectorEntry entry) {

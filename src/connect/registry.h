@@ -9,6 +9,7 @@
 //   print       rows printed to stdout (or stderr) as Flink's print connector does
 //   blackhole   swallows rows
 //   kafka       Apache Kafka topics with Flink's Kafka connector options (librdkafka)
+//   upsert-kafka  an updating result as each PRIMARY KEY's latest row in a Kafka topic (sink)
 //
 // The registry owns the process's LogStore for the data directory, opened on first use (so a
 // job without stream tables never takes the data dir's lock).
