@@ -7,11 +7,19 @@
   (repartitioned through the internal topic), then 2 workers
   recovery: 2 workers running both jobs, one killed -9: seconds until the survivor has taken the
   dead worker's input partitions and repartition partitions over
+  unwindowed COUNT(*) GROUP BY County into upsert-kafka: one plain process (no repartition) vs one
+  worker (repartitioned), then 2 workers
+  join: 2 workers running the filter and the GROUP BY while the input flows, a third joins:
+  seconds from the live workers' first revocation of input partitions to the joiner holding
+  some, and from their first revocation of repartition partitions to the joiner's stage jobs
+  resuming from the shared checkpoints (log timestamps)
 
 Events/s = events / (seconds from the first record the measured job read to the last, from
 /api/jobs of every worker: process start and group joining are left out). Each run gets fresh topics and groups. Usage (.venv python, from the repository):
 
-  .venv/bin/python bench/connect/kafka_workers.py [BUILD_DIR] [EVENTS]
+  .venv/bin/python bench/connect/kafka_workers.py [BUILD_DIR] [EVENTS] [PARTS]
+
+PARTS: comma-separated subset of seed,window,recovery,group,join (default: all).
 """
 import json
 import os
@@ -32,6 +40,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = str(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "build/release") /
           "roadpulse")
 EVENTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
+PARTS = (sys.argv[3] if len(sys.argv) > 3 else "seed,window,recovery,group,join").split(",")
 PARTITIONS = 6
 COLS = ("`ID` STRING, `Severity` BIGINT, `City` STRING, `County` STRING, "
         "`State` STRING, `Txn_Timestamp` TIMESTAMP(3)")
@@ -99,13 +108,13 @@ class Bench:
             "\"transaction.timeout.ms\" = \"10000\"\n")
         return path
 
-    def start(self, name, sql, workers, group=None):
-        """Starts `workers` run --worker processes (0: one plain `run`)."""
+    def start(self, name, sql, workers, group=None, first=0):
+        """Starts `workers` run --worker processes (0: one plain `run`), ids from `first`."""
         pipeline = self.work / f"{name}.sql"
         pipeline.write_text(sql)
         config = self.config(name)
         procs = []
-        for k in range(max(workers, 1)):
+        for k in range(first, first + max(workers, 1)):
             args = [BIN, "run", "-c", str(config), "--pipeline", str(pipeline), "--data-dir",
                     str(self.work / f"{name}-d{k}"), "--listen", f"127.0.0.1:{free_port()}"]
             if workers:
@@ -238,27 +247,116 @@ class Bench:
         return took_input, took_state
 
 
+    def group_sql(self, src, counts, guarantee="at-least-once"):
+        return (f"CREATE TABLE i ({COLS}) WITH ('connector' = 'stream', 'stream' = '{src}', "
+                "'scan.stream.initpos' = 'TRIM_HORIZON', 'format' = 'json');\n"
+                "CREATE TABLE c (`County` STRING, `n` BIGINT, PRIMARY KEY (`County`) NOT "
+                f"ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = '{counts}', "
+                f"'properties.bootstrap.servers' = '{self.bootstrap}', 'key.format' = 'json', "
+                f"'value.format' = 'json', 'sink.delivery-guarantee' = '{guarantee}', "
+                f"'sink.transactional-id-prefix' = '{counts}');\n"
+                "INSERT INTO c SELECT County, COUNT(*) AS n FROM i GROUP BY County;\n")
+
+    def group_by(self, workers):
+        """Unwindowed COUNT(*) GROUP BY County; workers = 0: a plain `run`, no repartition."""
+        name, group = uid("grp"), uid("g")
+        src, counts = self.topic("in"), self.topic("counts")
+        self.fill(src)
+        procs = self.start(name, self.group_sql(src, counts), workers, group)
+        elapsed = self.measure(procs, lambda job: job == name,
+                               (lambda job: job == name) if not workers else
+                               (lambda job: "-group0-p" in job))
+        self.stop_all(procs)
+        return elapsed
+
+    @staticmethod
+    def log_times(log, pattern):
+        """Timestamps (s) of the log lines matching `pattern`."""
+        import datetime
+        out = []
+        for line in log.read_text().splitlines():
+            if re.search(pattern, line):
+                stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+                out.append(stamp.timestamp())
+        return out
+
+    def join(self):
+        name, group = uid("join"), uid("g")
+        src, counts, out = self.topic("in"), self.topic("counts"), self.topic("out")
+        sql = self.group_sql(src, counts, "exactly-once") + (
+            f"CREATE TABLE o ({COLS}) WITH ('connector' = 'kafka', 'topic' = '{out}', "
+            f"'properties.bootstrap.servers' = '{self.bootstrap}', 'format' = 'json', "
+            f"'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = "
+            f"'{out}');\nINSERT INTO o SELECT * FROM i WHERE Severity > 3;\n")
+        procs = self.start(name, sql, 2, group)
+        while not all(re.search("assigned partition", log.read_text()) for _, log, _ in procs):
+            time.sleep(0.2)
+        import threading
+        feeding = threading.Thread(target=self.fill, args=(src,))
+        feeding.start()
+        while self.rows(procs, lambda job: job.endswith("-1")) < EVENTS // 10:
+            time.sleep(0.05)
+        joined = time.time()
+        joiner = self.start(name, sql, 1, group, first=2)
+        log = joiner[0][1]
+        deadline = time.time() + 120
+        while time.time() < deadline and not (
+                re.search(f"the group assigned {src}\\[", log.read_text())
+                and "resuming from checkpoint" in log.read_text()):
+            time.sleep(0.1)
+        feeding.join()
+        time.sleep(1)
+        # The live workers' first revocations after the joiner started: of the input (the
+        # sources' groups) and of a repartition topic (the stage runners' groups).
+        revoked_input = min(t for _, l, _ in procs for t in self.log_times(l, f"revoked {src}")
+                            if t >= joined)
+        revoked_stage = min(t for _, l, _ in procs
+                            for t in self.log_times(l, "revoked partition") if t >= joined)
+        took_input = min(self.log_times(log, f"the group assigned {src}"), default=None)
+        took_state = min(self.log_times(log, "resuming from checkpoint"), default=None)
+        self.stop_all(procs + joiner)
+        return ((took_input - revoked_input) if took_input else -1,
+                (took_state - revoked_stage) if took_state else -1)
+
+
 def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="rp-kafka-workers-"))
     bench = Bench(work)
     try:
         print(f"== {EVENTS} events, {PARTITIONS} partitions; broker {bench.bootstrap}; "
               f"load {os.getloadavg()[0]:.1f}")
-        s1 = bench.seed(1)
-        s2 = bench.seed(2)
-        print(f"seed filter, 1 worker : {EVENTS / s1:9.0f} events/s ({s1:.1f} s)")
-        print(f"seed filter, 2 workers: {EVENTS / s2:9.0f} events/s ({s2:.1f} s)  "
-              f"ratio {s1 / s2:.2f}")
-        w0 = bench.window(0)
-        w1 = bench.window(1)
-        w2 = bench.window(2)
-        print(f"window, plain run     : {EVENTS / w0:9.0f} events/s ({w0:.1f} s)")
-        print(f"window, repartitioned : {EVENTS / w1:9.0f} events/s ({w1:.1f} s)  "
-              f"cost {w1 / w0:.2f}x the plain time")
-        print(f"window, 2 workers     : {EVENTS / w2:9.0f} events/s ({w2:.1f} s)")
-        took_input, took_state = bench.recovery()
-        print(f"recovery after kill -9 (session.timeout.ms 6 s): input partitions taken "
-              f"after {took_input or -1:.1f} s, window state resumed after {took_state or -1:.1f} s")
+        if "seed" in PARTS:
+            s1 = bench.seed(1)
+            s2 = bench.seed(2)
+            print(f"seed filter, 1 worker : {EVENTS / s1:9.0f} events/s ({s1:.1f} s)")
+            print(f"seed filter, 2 workers: {EVENTS / s2:9.0f} events/s ({s2:.1f} s)  "
+                  f"ratio {s1 / s2:.2f}")
+        if "window" in PARTS:
+            w0 = bench.window(0)
+            w1 = bench.window(1)
+            w2 = bench.window(2)
+            print(f"window, plain run     : {EVENTS / w0:9.0f} events/s ({w0:.1f} s)")
+            print(f"window, repartitioned : {EVENTS / w1:9.0f} events/s ({w1:.1f} s)  "
+                  f"cost {w1 / w0:.2f}x the plain time")
+            print(f"window, 2 workers     : {EVENTS / w2:9.0f} events/s ({w2:.1f} s)")
+        if "recovery" in PARTS:
+            took_input, took_state = bench.recovery()
+            print(f"recovery after kill -9 (session.timeout.ms 6 s): input partitions taken "
+                  f"after {took_input or -1:.1f} s, window state resumed after "
+                  f"{took_state or -1:.1f} s")
+        if "group" in PARTS:
+            g0 = bench.group_by(0)
+            g1 = bench.group_by(1)
+            g2 = bench.group_by(2)
+            print(f"GROUP BY, plain run     : {EVENTS / g0:9.0f} events/s ({g0:.1f} s)")
+            print(f"GROUP BY, repartitioned : {EVENTS / g1:9.0f} events/s ({g1:.1f} s)  "
+                  f"cost {g1 / g0:.2f}x the plain time")
+            print(f"GROUP BY, 2 workers     : {EVENTS / g2:9.0f} events/s ({g2:.1f} s)")
+        if "join" in PARTS:
+            took_input, took_state = bench.join()
+            print(f"a third worker joins mid-run: holds input partitions {took_input:.1f} s after "
+                  f"the live workers' revocation, has resumed stage jobs {took_state:.1f} s after "
+                  "theirs")
         print(f"load {os.getloadavg()[0]:.1f}")
     finally:
         bench.stop()

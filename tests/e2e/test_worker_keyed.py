@@ -269,3 +269,47 @@ def test_joining_and_leaving_workers_write_nothing_twice(roadpulse_bin, tmp_path
         if feeding is not None:
             feeding.join(timeout=60)
         _stop(workers)
+
+
+def test_upsert_kafka_keeps_each_keys_latest_row(roadpulse_bin, tmp_path, kafka_bootstrap):
+    """`upsert-kafka` takes an updating GROUP BY result: messages keyed by the PRIMARY KEY (json),
+    each the key's new row; a table without a PRIMARY KEY or `key.format` is refused naming what
+    is missing, and the connector cannot be read."""
+    import subprocess
+    topic = unique("upsert")
+    create_topic(kafka_bootstrap, topic, 3)
+    rows = [{"County": c} for c in "ABACA"]
+    src = tmp_path / "in.json"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = (f"'topic' = '{topic}', 'properties.bootstrap.servers' = '{kafka_bootstrap}', "
+              "'value.format' = 'json'")
+
+    def run(table, insert="INSERT INTO c SELECT County, COUNT(*) AS n FROM s GROUP BY County;"):
+        job = tmp_path / "job.sql"
+        job.write_text(
+            "SET 'execution.runtime-mode' = 'streaming';\n"
+            f"CREATE TABLE s (`County` STRING) WITH ('connector' = 'filesystem', "
+            f"'path' = '{src}', 'format' = 'json');\n" + table + "\n" + insert)
+        return subprocess.run([roadpulse_bin, "sql", "-f", str(job), "--data-dir",
+                               str(tmp_path / "d")], capture_output=True, text=True, timeout=120)
+
+    ok = run("CREATE TABLE c (`County` STRING, `n` BIGINT, PRIMARY KEY (`County`) NOT ENFORCED) "
+             f"WITH ('connector' = 'upsert-kafka', 'key.format' = 'json', {common});")
+    assert ok.returncode == 0, ok.stderr
+    latest = {}
+    for _, _, key, value in sorted(consume_all(kafka_bootstrap, topic, timeout=10)):
+        assert json.loads(key) == {"County": json.loads(value)["County"]}
+        latest[json.loads(key)["County"]] = json.loads(value)["n"]
+    assert latest == {"A": 3, "B": 1, "C": 1}
+
+    no_key = run("CREATE TABLE c (`County` STRING, `n` BIGINT) WITH ('connector' = "
+                 f"'upsert-kafka', 'key.format' = 'json', {common});")
+    assert no_key.returncode != 0 and "needs a PRIMARY KEY" in no_key.stderr, no_key.stderr
+    no_format = run("CREATE TABLE c (`County` STRING, `n` BIGINT, PRIMARY KEY (`County`) NOT "
+                    f"ENFORCED) WITH ('connector' = 'upsert-kafka', {common});")
+    assert no_format.returncode != 0 and "'key.format'" in no_format.stderr, no_format.stderr
+    read = run("CREATE TABLE c (`County` STRING, `n` BIGINT, PRIMARY KEY (`County`) NOT "
+               f"ENFORCED) WITH ('connector' = 'upsert-kafka', 'key.format' = 'json', {common});",
+               "CREATE TABLE p (`County` STRING, `n` BIGINT) WITH ('connector' = 'blackhole');\n"
+               "INSERT INTO p SELECT * FROM c;")
+    assert read.returncode != 0 and "can only be written" in read.stderr, read.stderr
