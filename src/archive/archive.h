@@ -102,8 +102,9 @@ class RawArchive {
   arrow::Status run_once();
   /// Archives in a background thread until stop(): reads, buffers, flushes on the hints.
   arrow::Status start();
-  /// Stops the background thread, flushes what is buffered and returns the first error the
-  /// thread hit (the thread stops at its first error; nothing after it is committed).
+  /// Stops the background thread, flushes what is buffered and returns the error that stopped
+  /// the thread: a failed flush (nothing after it is committed). Errors reading the stream (a
+  /// Kafka broker restarting) commit nothing and are retried with backoff (500 ms to 30 s).
   arrow::Status stop();
   ArchiveStats stats() const;
   const ArchiveOptions& options() const { return options_; }

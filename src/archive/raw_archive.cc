@@ -566,13 +566,43 @@ arrow::Status RawArchive::run_once() {
 }
 
 void RawArchive::run_loop() {
-  auto step = [this]() -> arrow::Status {
-    if (wall_ms() - last_refresh_ms_ >= 1000) ARROW_RETURN_NOT_OK(refresh_shards());
-    ARROW_ASSIGN_OR_RAISE(int64_t n, poll(nullptr));
+  // Reads commit nothing, so a stream that cannot be read for a while (a Kafka broker
+  // restarting, the network) is retried with backoff; a failed flush stops the archive.
+  int read_failures = 0;
+  auto read_failed = [&](const arrow::Status& st) {
+    ++read_failures;
+    const int64_t backoff = std::min<int64_t>(30'000, int64_t(250) << std::min(read_failures, 7));
+    spdlog::warn("archive '{}': reading the stream failed ({}); retrying in {} ms", options_.stream,
+                 st.ToString(), backoff);
+    const int64_t until = wall_ms() + backoff;
+    while (!stopping_.load() && wall_ms() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+  auto step = [&]() -> arrow::Status {
+    arrow::Status read_status;
+    int64_t n = 0;
+    if (wall_ms() - last_refresh_ms_ >= 1000) read_status = refresh_shards();
+    if (read_status.ok()) {
+      auto polled = poll(nullptr);
+      if (polled.ok()) {
+        n = *polled;
+      } else {
+        read_status = polled.status();
+      }
+    }
     const bool full = buffer_bytes_ >= options_.buffer_bytes;
     const bool old =
         !buffer_.empty() && wall_ms() - buffer_started_ms_ >= options_.buffer_interval_ms;
     if (full || old) ARROW_RETURN_NOT_OK(flush());
+    if (!read_status.ok()) {
+      read_failed(read_status);
+      return arrow::Status::OK();
+    }
+    if (read_failures > 0) {
+      spdlog::info("archive '{}': reading again", options_.stream);
+      read_failures = 0;
+    }
     if (n == 0) {
       int64_t wait = 100;
       if (!buffer_.empty()) {
@@ -582,8 +612,10 @@ void RawArchive::run_loop() {
       // Wait on the first unfinished shard; others are polled at least every 100 ms.
       for (const auto& [id, done] : finished_) {
         if (done) continue;
-        return log_->wait_for_data(options_.stream, log::ShardId{id},
-                                   log::SequenceNumber{next_[id]}, wait);
+        auto waited = log_->wait_for_data(options_.stream, log::ShardId{id},
+                                          log::SequenceNumber{next_[id]}, wait);
+        if (!waited.ok()) read_failed(waited);
+        return arrow::Status::OK();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(wait));
     }

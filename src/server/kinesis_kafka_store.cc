@@ -191,8 +191,11 @@ class KafkaStreamStore final : public log::LogStore {
     d.created_ms = 0;  // Kafka keeps no creation time (see the header)
     ARROW_ASSIGN_OR_RAISE(auto retention, retention_ms(topic));
     d.retention_ms = retention;
+    std::vector<int> all(size_t(n), 0);
+    for (int p = 0; p < n; ++p) all[size_t(p)] = p;
+    ARROW_ASSIGN_OR_RAISE(auto marks, watermarks(topic, all));
     for (int p = 0; p < n; ++p) {
-      ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, p));
+      const auto& w = marks[size_t(p)];
       log::ShardDescription s;
       s.id = log::ShardId{p};
       const auto range = log::uniform_hash_range(p, n);
@@ -385,11 +388,16 @@ class KafkaStreamStore final : public log::LogStore {
       int64_t timeout_ms) override {
     const std::string topic(stream);
     const int64_t deadline = steady_ms() + timeout_ms;
+    std::vector<int> partitions;
+    for (const auto& [shard, next] : positions) {
+      ARROW_RETURN_NOT_OK(check_shard(topic, shard));
+      partitions.push_back(shard.value);
+    }
+    if (partitions.empty()) return arrow::Status::OK();
     while (true) {
-      for (const auto& [shard, next] : positions) {
-        ARROW_RETURN_NOT_OK(check_shard(topic, shard));
-        ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, shard.value));
-        if (w.high > int64_t(next.value)) return arrow::Status::OK();
+      ARROW_ASSIGN_OR_RAISE(auto marks, list_offsets(topic, partitions, -1));
+      for (size_t i = 0; i < partitions.size(); ++i) {
+        if (marks[i] > int64_t(positions[i].second.value)) return arrow::Status::OK();
       }
       const int64_t left = deadline - steady_ms();
       if (left <= 0) return arrow::Status::OK();
@@ -489,42 +497,65 @@ class KafkaStreamStore final : public log::LogStore {
     }
   }
 
-  arrow::Result<kafka::PartitionWatermarks> watermarks(const std::string& topic, int partition) {
+  // ListOffsets for `partitions` of `topic` at `timestamp` (-2: the first retained offset, -1:
+  // the end, >= 0: the first offset at or after that time; -1 per partition when there is none).
+  // Through rd_kafka_offsets_for_times, which keeps its timeout: rd_kafka_query_watermark_offsets
+  // blocks forever once the partition leader's broker is down (librdkafka < 2.3, #4460).
+  arrow::Result<std::vector<int64_t>> list_offsets(const std::string& topic,
+                                                   const std::vector<int>& partitions,
+                                                   int64_t timestamp) {
     const int64_t deadline = steady_ms() + kafka::kRequestTimeoutMs;
     while (true) {
-      kafka::PartitionWatermarks w;
-      const auto err = rd_kafka_query_watermark_offsets(producer_.get(), topic.c_str(), partition,
-                                                        &w.low, &w.high, 5000);
-      if (!err) return w;
-      if (!is_transient(err) || steady_ms() > deadline) {
-        return kafka::error_status(
-            err, fmt::format("offsets of stream {} partition {}", topic, partition));
+      kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(int(partitions.size())));
+      for (int p : partitions) {
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = timestamp;
+      }
+      auto err = rd_kafka_offsets_for_times(producer_.get(), list.get(), 5000);
+      std::vector<int64_t> out(partitions.size(), -1);
+      for (int i = 0; !err && i < list->cnt; ++i) {
+        const auto& e = list->elems[i];
+        if (e.err) {
+          err = e.err;
+          break;
+        }
+        if (timestamp < 0 && e.offset < 0) {
+          err = RD_KAFKA_RESP_ERR__IN_PROGRESS;  // no answer for it yet
+          break;
+        }
+        for (size_t j = 0; j < partitions.size(); ++j) {
+          if (partitions[j] == e.partition) out[j] = e.offset;
+        }
+      }
+      if (!err) return out;
+      if ((!is_transient(err) && err != RD_KAFKA_RESP_ERR__IN_PROGRESS) || steady_ms() > deadline) {
+        return kafka::error_status(err, fmt::format("offsets of stream {}", topic));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 
+  arrow::Result<std::vector<kafka::PartitionWatermarks>> watermarks(
+      const std::string& topic, const std::vector<int>& partitions) {
+    ARROW_ASSIGN_OR_RAISE(auto low, list_offsets(topic, partitions, -2));
+    ARROW_ASSIGN_OR_RAISE(auto high, list_offsets(topic, partitions, -1));
+    std::vector<kafka::PartitionWatermarks> out(partitions.size());
+    for (size_t i = 0; i < partitions.size(); ++i) out[i] = {low[i], std::max(low[i], high[i])};
+    return out;
+  }
+
+  arrow::Result<kafka::PartitionWatermarks> watermarks(const std::string& topic, int partition) {
+    ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, std::vector<int>{partition}));
+    return w[0];
+  }
+
   // The first offset of `partition` whose timestamp is >= `timestamp_ms`, else its end.
   arrow::Result<int64_t> offset_for_time(const std::string& topic, int partition,
                                          int64_t timestamp_ms) {
-    const int64_t deadline = steady_ms() + kafka::kRequestTimeoutMs;
-    while (true) {
-      kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(1));
-      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset =
-          timestamp_ms;
-      auto err = rd_kafka_offsets_for_times(producer_.get(), list.get(), 5000);
-      if (!err) err = list->elems[0].err;
-      if (!err) {
-        if (list->elems[0].offset >= 0) return list->elems[0].offset;
-        ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, partition));
-        return w.high;
-      }
-      if (!is_transient(err) || steady_ms() > deadline) {
-        return kafka::error_status(
-            err, fmt::format("offsets for a time in stream {} partition {}", topic, partition));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    ARROW_ASSIGN_OR_RAISE(auto at,
+                          list_offsets(topic, {partition}, std::max<int64_t>(0, timestamp_ms)));
+    if (at[0] >= 0) return at[0];
+    ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, partition));
+    return w.high;
   }
 
   static int hash_key_partition(log::HashKey key, int n) {

@@ -1,6 +1,7 @@
 // src/archive: naming, record checks, zstd framing, and the archive over a real LogStore:
 // every record once, positions committed, a crashed flush rolled forward, stale staging removed.
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -271,6 +272,94 @@ TEST_F(ArchiveTest, BackgroundFlushesOnIntervalAndStopFlushesTheRest) {
   ASSERT_OK(archive->stop());
   EXPECT_EQ(archive->stats().records, 196);
   EXPECT_EQ(lines(""), expected(200));
+}
+
+// A store whose reads fail while `failing` is set (a Kafka broker restarting); everything else
+// goes to the real log.
+class FailingReads final : public log::LogStore {
+ public:
+  explicit FailingReads(log::LogStore* inner) : inner_(inner) {}
+  std::atomic<bool> failing{false};
+  std::atomic<int> failed_reads{0};
+
+  arrow::Status create_stream(std::string_view n, int c) override {
+    return inner_->create_stream(n, c);
+  }
+  arrow::Status delete_stream(std::string_view n) override { return inner_->delete_stream(n); }
+  arrow::Result<std::vector<std::string>> list_streams() override { return inner_->list_streams(); }
+  arrow::Result<log::StreamDescription> describe_stream(std::string_view n) override {
+    return inner_->describe_stream(n);
+  }
+  arrow::Status update_shard_count(std::string_view n, int c) override {
+    return inner_->update_shard_count(n, c);
+  }
+  arrow::Result<std::vector<log::AppendResult>> append(
+      std::string_view n, std::span<const log::AppendRecord> r) override {
+    return inner_->append(n, r);
+  }
+  arrow::Result<log::SequenceNumber> resolve(std::string_view n, log::ShardId s,
+                                             const log::StartPosition& p) override {
+    return inner_->resolve(n, s, p);
+  }
+  arrow::Result<log::ReadResult> read(std::string_view n, log::ShardId s, log::SequenceNumber f,
+                                      int m, int64_t b) override {
+    if (failing.load()) {
+      ++failed_reads;
+      return arrow::Status::IOError("broker unreachable (test)");
+    }
+    return inner_->read(n, s, f, m, b);
+  }
+  arrow::Status wait_for_data(std::string_view n, log::ShardId s, log::SequenceNumber f,
+                              int64_t t) override {
+    return inner_->wait_for_data(n, s, f, t);
+  }
+  arrow::Status wait_for_any(std::string_view n,
+                             std::span<const std::pair<log::ShardId, log::SequenceNumber>> p,
+                             int64_t t) override {
+    return inner_->wait_for_any(n, p, t);
+  }
+  arrow::Status commit_position(std::string_view c, std::string_view n, log::ShardId s,
+                                log::SequenceNumber x) override {
+    return inner_->commit_position(c, n, s, x);
+  }
+  arrow::Result<std::optional<log::SequenceNumber>> load_position(std::string_view c,
+                                                                  std::string_view n,
+                                                                  log::ShardId s) override {
+    return inner_->load_position(c, n, s);
+  }
+  arrow::Status enforce_retention() override { return inner_->enforce_retention(); }
+  arrow::Result<std::vector<std::string>> list_consumers() override {
+    return inner_->list_consumers();
+  }
+  arrow::Status flush() override { return inner_->flush(); }
+
+ private:
+  log::LogStore* inner_;
+};
+
+TEST_F(ArchiveTest, ReadErrorsAreRetriedAndLoseNothing) {
+  FailingReads store(log_.get());
+  ArchiveOptions o = options();
+  o.buffer_bytes = 1 << 30;
+  o.buffer_interval_ms = 50;
+  ASSERT_OK_AND_ASSIGN(auto archive, RawArchive::make(o, &store));
+  store.failing = true;
+  ASSERT_OK(archive->start());
+  append(0, 100);
+  const auto wait_until = [](auto done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  ASSERT_TRUE(wait_until([&] { return store.failed_reads.load() >= 2; }));
+  EXPECT_EQ(archive->stats().records, 0);
+  store.failing = false;  // the broker is back: the archive goes on where it was
+  ASSERT_TRUE(wait_until([&] { return archive->stats().records >= 98; }));
+  ASSERT_OK(archive->stop());
+  EXPECT_EQ(archive->stats().records, 98);
+  EXPECT_EQ(lines(""), expected(100));
 }
 
 TEST_F(ArchiveTest, ReshardedStreamParentsAndChildrenAreArchived) {
