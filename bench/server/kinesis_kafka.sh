@@ -35,10 +35,10 @@ wait_for() { # url
 }
 
 tmp=$(mktemp -d)
-pids=()
 broker_dir=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # serve() runs in $(...) subshells, so the server pids are kept in a file.
+  [ -f "$tmp/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$tmp/pids"
   wait 2>/dev/null || true
   [ -n "$broker_dir" ] && "$root/scripts/kafka-broker" stop "$broker_dir" >/dev/null 2>&1 || true
   rm -rf "$tmp"
@@ -56,7 +56,7 @@ serve() { # name binary extra-args...
   local name=$1 binary=$2; shift 2
   local port; port=$(free_port)
   "$binary" serve --listen "127.0.0.1:$port" --data-dir "$tmp/$name" "$@" >"$tmp/$name.log" 2>&1 &
-  pids+=($!)
+  echo $! >>"$tmp/pids"
   wait_for "http://127.0.0.1:$port/"
   echo "http://127.0.0.1:$port"
 }
