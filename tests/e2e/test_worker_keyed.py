@@ -313,3 +313,60 @@ def test_upsert_kafka_keeps_each_keys_latest_row(roadpulse_bin, tmp_path, kafka_
                "CREATE TABLE p (`County` STRING, `n` BIGINT) WITH ('connector' = 'blackhole');\n"
                "INSERT INTO p SELECT * FROM c;")
     assert read.returncode != 0 and "can only be written" in read.stderr, read.stderr
+
+
+def test_operators_keyed_differently_are_chained_through_two_repartition_topics(
+        roadpulse_bin, tmp_path, kafka_bootstrap):
+    """A COUNT(*) GROUP BY County over a deduplication by ID: the deduplication's stage jobs
+    write a second repartition topic keyed by County, which a third stage aggregates. Two
+    workers; the latest count per County equals the count of distinct IDs per County."""
+    in_topic, counts_topic = unique("kc-in"), unique("kc-counts")
+    group, name = unique("kc-group"), unique("kc-job")
+    for topic in (in_topic, counts_topic):
+        create_topic(kafka_bootstrap, topic, 6)
+    events = _events(1200)
+    originals = [e for e in events if e["Txn_Timestamp"].endswith(":00")]
+    expected = dict(Counter(e["County"] for e in originals))
+    eos = (f"'properties.bootstrap.servers' = '{kafka_bootstrap}', "
+           "'sink.delivery-guarantee' = 'exactly-once', "
+           "'properties.transaction.timeout.ms' = '10000'")
+    pipeline = tmp_path / "chained.sql"
+    pipeline.write_text(
+        f"CREATE TABLE i ({COLS}, WATERMARK FOR `Txn_Timestamp` AS `Txn_Timestamp` - "
+        f"INTERVAL '1' DAY) WITH ('connector' = 'stream', 'stream' = '{in_topic}', "
+        "'scan.stream.initpos' = 'TRIM_HORIZON', 'format' = 'json');\n"
+        "CREATE TABLE counts (`County` STRING, `n` BIGINT, PRIMARY KEY (`County`) NOT ENFORCED) "
+        f"WITH ('connector' = 'upsert-kafka', 'topic' = '{counts_topic}', 'key.format' = 'json', "
+        f"'value.format' = 'json', 'sink.transactional-id-prefix' = '{counts_topic}', {eos});\n"
+        "INSERT INTO counts SELECT County, COUNT(*) AS n FROM (SELECT ID, County, Txn_Timestamp "
+        "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY ID ORDER BY Txn_Timestamp) AS rn "
+        "FROM i) WHERE rn = 1) GROUP BY County;\n")
+    config = _config(tmp_path, kafka_bootstrap, name)
+    shared = ["--shared-checkpoints", str(tmp_path / "shared")]
+    workers = [_start_worker(roadpulse_bin, tmp_path, config, pipeline, group, k,
+                             ["--worker-id", f"w{k}", *shared]) for k in range(2)]
+    logs = [log for _, log in workers]
+    feeder = _Feeder(kafka_bootstrap, in_topic)
+    try:
+        # Both workers run stage jobs of both repartition topics.
+        assert _wait_for(lambda: all(log.read_text().count("assigned partition(s)") >= 2
+                                     for log in logs), 60), \
+            [log.read_text()[-3000:] for log in logs]
+        text = logs[0].read_text()
+        assert "deduplication into counts: repartitioned by ID" in text, text[-3000:]
+        assert "GROUP BY aggregation into counts: repartitioned by County" in text, text[-3000:]
+        feeder.feed(events)
+        assert _wait_for(lambda: _committed_to_end(kafka_bootstrap, f"{group}.{name}.i",
+                                                   in_topic), 60)
+        feeder.feed(_sentinels())
+        got = {}
+
+        def counted_all():
+            got["counts"], got["monotonic"] = _counts(kafka_bootstrap, counts_topic)
+            return sum(got["counts"].values()) >= len(originals)
+        assert _wait_for(counted_all, 60, 0.5), \
+            (sum(got["counts"].values()), len(originals), logs[0].read_text()[-3000:])
+        assert got["counts"] == expected
+        assert got["monotonic"]
+    finally:
+        _stop(workers)
