@@ -601,7 +601,7 @@ struct Job::Impl {
         "table '", sink.table(), "' (connector '", sink.connector(),
         "') is append-only and cannot take the updating result of ", updating_by,
         ": use a window aggregation (TUMBLE/HOP/CUMULATE/SESSION) or a sink that accepts "
-        "updates (print, metrics)");
+        "updates (print, metrics, upsert-kafka)");
   }
 
   // The chain of a TailPlan, once every input chain is planned: bounded (batch mode) only when
