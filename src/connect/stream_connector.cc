@@ -199,7 +199,7 @@ class StreamSource final : public exec::Source {
         max_records = int(std::min<uint64_t>(max_records, s.end.value - s.next.value));
       }
       ARROW_ASSIGN_OR_RAISE(auto read,
-                            log_->read(table_.stream, s.id, s.next, max_records, kReadBytes));
+                            log_->read_views(table_.stream, s.id, s.next, max_records, kReadBytes));
       if (read.records.empty()) {
         if (read.end_of_closed_shard) s.finished = true;
         continue;
@@ -207,7 +207,7 @@ class StreamSource final : public exec::Source {
       s.next = read.next;
       publish_position((cursor_ + attempt) % n, read.millis_behind_latest);
       cursor_ = (cursor_ + attempt + 1) % n;
-      ARROW_ASSIGN_OR_RAISE(chunk.batch, decode(read.records));
+      ARROW_ASSIGN_OR_RAISE(chunk.batch, decode(read));
       chunk.split = int((cursor_ + n - 1) % n);  // one batch = one shard: per-shard watermarks
       return chunk;
     }
@@ -286,20 +286,22 @@ class StreamSource final : public exec::Source {
     return out;
   }
 
-  arrow::Result<std::shared_ptr<arrow::RecordBatch>> decode(
-      const std::vector<log::StoredRecord>& records) {
+  // The records are views into the log's mapped segments: the decoder copies what it keeps.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> decode(const log::ReadViewsResult& read) {
+    const auto& records = read.records;
     views_.clear();
     for (const auto& r : records) views_.push_back(r.data);
     ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->decode(views_));
     read_ += decoded.batch->num_rows();
     rejected_ += int64_t(records.size()) - decoded.batch->num_rows();
-    if (!decoded.errors.empty()) ARROW_RETURN_NOT_OK(dead_letter(records, decoded.errors));
+    if (!decoded.errors.empty()) ARROW_RETURN_NOT_OK(dead_letter(read, decoded.errors));
     return decoded.batch;
   }
 
   // Bad records go to `<stream>.dlq` with the reason, so the job keeps running and nothing is lost.
-  arrow::Status dead_letter(const std::vector<log::StoredRecord>& records,
+  arrow::Status dead_letter(const log::ReadViewsResult& read,
                             const std::vector<exec::RecordError>& errors) {
+    const auto& records = read.records;
     const std::string dlq = log::dead_letter_stream_name(table_.stream);
     if (!dlq_ready_) {
       if (!log_->describe_stream(dlq).ok()) {
@@ -315,8 +317,8 @@ class StreamSource final : public exec::Source {
       const auto& r = records[size_t(e.index)];
       std::string body = R"({"stream":)";
       append_json_string(table_.stream, body);
-      body += fmt::format(R"(,"shard":"{}","sequence":"{}","partition_key":)", r.shard.to_string(),
-                          r.sequence.value);
+      body += fmt::format(R"(,"shard":"{}","sequence":"{}","partition_key":)",
+                          read.shard.to_string(), r.sequence.value);
       append_json_string(r.partition_key, body);
       body += R"(,"reason":)";
       append_json_string(e.reason, body);
@@ -326,7 +328,7 @@ class StreamSource final : public exec::Source {
       bodies.push_back(std::move(body));
       if (warned_ < 5) {
         spdlog::warn("{}: record {} of {} rejected ({}) -> {}", name(), r.sequence.value,
-                     r.shard.to_string(), e.reason, dlq);
+                     read.shard.to_string(), e.reason, dlq);
         ++warned_;
       }
     }
@@ -477,8 +479,8 @@ class StreamSink final : public exec::Sink {
       log::SequenceNumber from = shard.starting_sequence;
       if (auto it = ends.find(shard.id.value); it != ends.end()) from.value = it->second;
       while (from < stop) {
-        ARROW_ASSIGN_OR_RAISE(auto read,
-                              log_->read(table_.stream, shard.id, from, kReadRecords, kReadBytes));
+        ARROW_ASSIGN_OR_RAISE(
+            auto read, log_->read_views(table_.stream, shard.id, from, kReadRecords, kReadBytes));
         if (read.records.empty()) break;
         for (const auto& r : read.records) {
           if (r.sequence >= stop) break;

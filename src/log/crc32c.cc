@@ -41,8 +41,37 @@ uint32_t extend_portable(uint32_t crc, const uint8_t* p, size_t n) {
   return crc;
 }
 
+// GF(2) multiplication modulo the polynomial, bit-reflected (zlib's multmodp).
+constexpr uint32_t multiply_mod_p(uint32_t a, uint32_t b) {
+  uint32_t m = 1u << 31, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = (b & 1) ? (b >> 1) ^ kPolynomial : b >> 1;
+  }
+  return p;
+}
+
+// x^(8 * bytes) modulo the polynomial: multiplying a CRC register by it runs the register over
+// `bytes` zero bytes (zlib's x2nmodp).
+constexpr uint32_t shift_operator(size_t bytes) {
+  uint32_t x2n[32] = {};
+  x2n[0] = 1u << 30;  // x^1
+  for (int k = 1; k < 32; ++k) x2n[k] = multiply_mod_p(x2n[k - 1], x2n[k - 1]);
+  uint32_t p = 1u << 31;  // x^0
+  size_t n = bytes;
+  for (unsigned k = 3; n != 0; n >>= 1, ++k) {
+    if (n & 1) p = multiply_mod_p(x2n[k & 31], p);
+  }
+  return p;
+}
+
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t crc, const uint8_t* p, size_t n) {
+__attribute__((target("sse4.2"))) uint32_t extend_sse42_serial(uint32_t crc, const uint8_t* p,
+                                                               size_t n) {
   uint64_t c = crc;
   while (n >= 8) {
     uint64_t v;
@@ -54,6 +83,33 @@ __attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t crc, const uint
   uint32_t c32 = static_cast<uint32_t>(c);
   while (n--) c32 = _mm_crc32_u8(c32, *p++);
   return c32;
+}
+
+// The crc32 instruction has a latency of 3 cycles and a throughput of 1: three independent lanes
+// over three thirds of a block keep it busy (3x one lane), and the lanes' registers are then
+// combined by shifting the first two over the bytes that follow them (CRC is linear).
+constexpr size_t kLaneBytes = 8192;
+constexpr uint32_t kShiftLane = shift_operator(kLaneBytes);
+constexpr uint32_t kShiftTwoLanes = shift_operator(2 * kLaneBytes);
+
+__attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t crc, const uint8_t* p, size_t n) {
+  while (n >= 3 * kLaneBytes) {
+    uint64_t a = crc, b = 0, c = 0;
+    for (size_t i = 0; i < kLaneBytes; i += 8) {
+      uint64_t va, vb, vc;
+      std::memcpy(&va, p + i, 8);
+      std::memcpy(&vb, p + kLaneBytes + i, 8);
+      std::memcpy(&vc, p + 2 * kLaneBytes + i, 8);
+      a = _mm_crc32_u64(a, va);
+      b = _mm_crc32_u64(b, vb);
+      c = _mm_crc32_u64(c, vc);
+    }
+    crc = multiply_mod_p(kShiftTwoLanes, uint32_t(a)) ^ multiply_mod_p(kShiftLane, uint32_t(b)) ^
+          uint32_t(c);
+    p += 3 * kLaneBytes;
+    n -= 3 * kLaneBytes;
+  }
+  return extend_sse42_serial(crc, p, n);
 }
 const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
 #endif

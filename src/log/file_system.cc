@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,18 @@
 
 namespace roadpulse::log {
 namespace {
+
+// A read-only mapping of part of a file; unmapped with the buffer.
+class MappedBuffer final : public arrow::Buffer {
+ public:
+  MappedBuffer(void* base, size_t length, const uint8_t* data, int64_t size)
+      : arrow::Buffer(data, size), base_(base), length_(length) {}
+  ~MappedBuffer() override { ::munmap(base_, length_); }
+
+ private:
+  void* base_;
+  size_t length_;
+};
 
 arrow::Status errno_status(std::string_view what, const std::string& path, int err) {
   return arrow::Status::IOError(what, " ", path, ": ", std::strerror(err));
@@ -50,6 +63,17 @@ class PosixFile final : public File {
       done += n;
     }
     return done;
+  }
+
+  arrow::Result<std::shared_ptr<arrow::Buffer>> map(int64_t offset, int64_t size) override {
+    static const int64_t page = ::sysconf(_SC_PAGESIZE);
+    const int64_t start = offset / page * page;
+    const auto length = static_cast<size_t>(offset + size - start);
+    if (size <= 0) return std::make_shared<arrow::Buffer>(nullptr, 0);
+    void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_, start);
+    if (base == MAP_FAILED) return errno_status("mmap", path_, errno);
+    return std::make_shared<MappedBuffer>(
+        base, length, static_cast<const uint8_t*>(base) + (offset - start), size);
   }
 
   arrow::Status sync() override {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include <arrow/buffer.h>
 #include <arrow/result.h>
 #include <arrow/status.h>
 
@@ -30,6 +31,14 @@ class File {
   virtual arrow::Status allocate(int64_t size) = 0;
   virtual arrow::Status truncate(int64_t size) = 0;
   virtual arrow::Result<int64_t> size() = 0;
+  /// The bytes [offset, offset + size) mapped read-only, without a copy: the buffer unmaps them
+  /// when its last reference goes. The range must lie within the file, and nothing may shrink
+  /// the file below what a live mapping is used for. NotImplemented: use read_at.
+  virtual arrow::Result<std::shared_ptr<arrow::Buffer>> map(int64_t offset, int64_t size) {
+    (void)offset;
+    (void)size;
+    return arrow::Status::NotImplemented("map");
+  }
 };
 
 class FileSystem {

@@ -173,8 +173,9 @@ void finish_header(BatchHeader header, std::string& out, size_t raw_length,
 }
 }  // namespace
 
-arrow::Status decode_batch_records(const BatchHeader& header, std::string_view stored,
-                                   std::vector<StoredRecord>* out) {
+arrow::Status decode_batch_views(const BatchHeader& header, std::string_view stored,
+                                 std::shared_ptr<arrow::Buffer>* decompressed,
+                                 std::vector<RecordView>* out) {
   if (stored.size() != header.payload_length) {
     return arrow::Status::IOError("batch at sequence ", header.base_sequence, " is truncated");
   }
@@ -182,51 +183,69 @@ arrow::Status decode_batch_records(const BatchHeader& header, std::string_view s
     return arrow::Status::IOError("batch at sequence ", header.base_sequence,
                                   " fails its payload checksum");
   }
-  std::string buffer;
   std::string_view raw = stored;
-  if (header.compression() == Compression::kZstd) {
-    buffer.resize(header.raw_length);
-    const size_t n = ZSTD_decompress(buffer.data(), buffer.size(), stored.data(), stored.size());
-    if (ZSTD_isError(n) || n != header.raw_length) {
-      return arrow::Status::IOError("batch at sequence ", header.base_sequence,
-                                    ": zstd payload does not decompress");
+  if (header.compression() != Compression::kNone) {
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::ResizableBuffer> buffer,
+                          arrow::AllocateResizableBuffer(header.raw_length));
+    auto* dst = reinterpret_cast<char*>(buffer->mutable_data());
+    bool ok;
+    if (header.compression() == Compression::kZstd) {
+      const size_t n = ZSTD_decompress(dst, header.raw_length, stored.data(), stored.size());
+      ok = !ZSTD_isError(n) && n == header.raw_length;
+    } else {
+      const int n = LZ4_decompress_safe(stored.data(), dst, static_cast<int>(stored.size()),
+                                        static_cast<int>(header.raw_length));
+      ok = n >= 0 && static_cast<uint32_t>(n) == header.raw_length;
     }
-    raw = buffer;
-  } else if (header.compression() == Compression::kLz4) {
-    buffer.resize(header.raw_length);
-    const int n = LZ4_decompress_safe(stored.data(), buffer.data(), static_cast<int>(stored.size()),
-                                      static_cast<int>(buffer.size()));
-    if (n < 0 || static_cast<uint32_t>(n) != header.raw_length) {
-      return arrow::Status::IOError("batch at sequence ", header.base_sequence,
-                                    ": lz4 payload does not decompress");
+    if (!ok) {
+      return arrow::Status::IOError("batch at sequence ", header.base_sequence, ": ",
+                                    header.compression() == Compression::kZstd ? "zstd" : "lz4",
+                                    " payload does not decompress");
     }
-    raw = buffer;
+    raw = std::string_view(dst, header.raw_length);
+    *decompressed = std::move(buffer);
   } else if (header.raw_length != header.payload_length) {
     return arrow::Status::IOError("batch at sequence ", header.base_sequence,
                                   ": raw length mismatch");
   }
   for (uint32_t i = 0; i < header.record_count; ++i) {
     uint64_t delta = 0, key_len = 0, data_len = 0;
-    StoredRecord record;
+    RecordView record;
     if (!get_varint(raw, &delta) || !get_varint(raw, &key_len) || key_len > raw.size()) {
       return arrow::Status::IOError("batch at sequence ", header.base_sequence, ": record ", i,
                                     " is malformed");
     }
-    record.partition_key.assign(raw.substr(0, key_len));
+    record.partition_key = raw.substr(0, key_len);
     raw.remove_prefix(key_len);
     if (!get_varint(raw, &data_len) || data_len > raw.size()) {
       return arrow::Status::IOError("batch at sequence ", header.base_sequence, ": record ", i,
                                     " is malformed");
     }
-    record.data.assign(raw.substr(0, data_len));
+    record.data = raw.substr(0, data_len);
     raw.remove_prefix(data_len);
     record.sequence = SequenceNumber{header.base_sequence + i};
     record.arrival_ms = header.first_timestamp_ms + static_cast<int64_t>(delta);
-    out->push_back(std::move(record));
+    out->push_back(record);
   }
   if (!raw.empty()) {
     return arrow::Status::IOError("batch at sequence ", header.base_sequence,
                                   ": trailing bytes after its records");
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status decode_batch_records(const BatchHeader& header, std::string_view stored,
+                                   std::vector<StoredRecord>* out) {
+  std::shared_ptr<arrow::Buffer> decompressed;
+  std::vector<RecordView> views;
+  ARROW_RETURN_NOT_OK(decode_batch_views(header, stored, &decompressed, &views));
+  for (const auto& v : views) {
+    StoredRecord record;
+    record.sequence = v.sequence;
+    record.arrival_ms = v.arrival_ms;
+    record.partition_key.assign(v.partition_key);
+    record.data.assign(v.data);
+    out->push_back(std::move(record));
   }
   return arrow::Status::OK();
 }

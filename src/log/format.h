@@ -119,6 +119,11 @@ arrow::Result<std::string> encode_batch_in_place(BatchHeader header, std::string
 /// Checks the payload CRC, decompresses, and decodes the records (shard id left to the caller).
 arrow::Status decode_batch_records(const BatchHeader& header, std::string_view stored_payload,
                                    std::vector<StoredRecord>* out);
+/// Same, as views: into `stored_payload` for an uncompressed batch, else into `*decompressed`
+/// (allocated here).
+arrow::Status decode_batch_views(const BatchHeader& header, std::string_view stored_payload,
+                                 std::shared_ptr<arrow::Buffer>* decompressed,
+                                 std::vector<RecordView>* out);
 
 inline void put_u16(char* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void put_u32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include <arrow/buffer.h>
 #include <arrow/result.h>
 #include <arrow/status.h>
 
@@ -102,6 +103,14 @@ struct StoredRecord {
   std::string data;
 };
 
+/// A record read back without a copy (LogStore::read_views): views into the result's buffers.
+struct RecordView {
+  SequenceNumber sequence;
+  int64_t arrival_ms = 0;
+  std::string_view partition_key;
+  std::string_view data;
+};
+
 struct ShardDescription {
   ShardId id;
   std::optional<ShardId> parent;
@@ -154,6 +163,17 @@ struct ReadResult {
   int64_t millis_behind_latest = 0;
 };
 
+/// read_views(): the records as views into `buffers` (mapped segment bytes or decompressed
+/// payloads), valid while the result (or a copy of its buffer pointers) lives.
+struct ReadViewsResult {
+  ShardId shard;
+  std::vector<RecordView> records;
+  std::vector<std::shared_ptr<arrow::Buffer>> buffers;
+  SequenceNumber next;               // where the next read continues
+  bool end_of_closed_shard = false;  // the shard is closed and `next` is past its last record
+  int64_t millis_behind_latest = 0;
+};
+
 class LogStore {
  public:
   /// Opens (creating if needed) the data directory, takes its lock file, and recovers every
@@ -181,6 +201,11 @@ class LogStore {
   virtual arrow::Result<ReadResult> read(std::string_view stream, ShardId shard,
                                          SequenceNumber from, int max_records,
                                          int64_t max_bytes) = 0;
+  /// read() without copying the records: views into the segment files' mapped bytes (copied
+  /// out of the kernel once by neither pread nor a string per record).
+  virtual arrow::Result<ReadViewsResult> read_views(std::string_view stream, ShardId shard,
+                                                    SequenceNumber from, int max_records,
+                                                    int64_t max_bytes) = 0;
   /// Blocks until the shard has records at or after `from`, or `timeout_ms` passes.
   virtual arrow::Status wait_for_data(std::string_view stream, ShardId shard, SequenceNumber from,
                                       int64_t timeout_ms) = 0;

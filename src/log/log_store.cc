@@ -374,6 +374,12 @@ class LogStoreImpl final : public LogStore {
     return shard->read(from.value, std::max(max_records, 1), max_bytes);
   }
 
+  arrow::Result<ReadViewsResult> read_views(std::string_view name, ShardId id, SequenceNumber from,
+                                            int max_records, int64_t max_bytes) override {
+    ARROW_ASSIGN_OR_RAISE(auto shard, find_shard(name, id));
+    return shard->read_views(from.value, std::max(max_records, 1), max_bytes);
+  }
+
   arrow::Status wait_for_data(std::string_view name, ShardId id, SequenceNumber from,
                               int64_t timeout_ms) override {
     ARROW_ASSIGN_OR_RAISE(auto shard, find_shard(name, id));

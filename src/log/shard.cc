@@ -12,6 +12,8 @@ namespace roadpulse::log {
 namespace {
 
 constexpr int64_t kAllocateChunk = 16LL << 20;
+// Reads of at least this much of a segment map it instead of copying it out (read_views).
+constexpr int64_t kMinMappedBytes = 256 << 10;
 constexpr std::string_view kCheckpointName = "checkpoint";
 
 std::string segment_name(uint64_t base, std::string_view ext) {
@@ -701,6 +703,26 @@ arrow::Result<uint64_t> Shard::resolve(const StartPosition& position) {
 }
 
 arrow::Result<ReadResult> Shard::read(uint64_t from, int max_records, int64_t max_bytes) {
+  ARROW_ASSIGN_OR_RAISE(auto views, read_views(from, max_records, max_bytes));
+  ReadResult result;
+  result.records.reserve(views.records.size());
+  for (const auto& v : views.records) {
+    StoredRecord record;
+    record.shard = id_;
+    record.sequence = v.sequence;
+    record.arrival_ms = v.arrival_ms;
+    record.partition_key.assign(v.partition_key);
+    record.data.assign(v.data);
+    result.records.push_back(std::move(record));
+  }
+  result.next = views.next;
+  result.end_of_closed_shard = views.end_of_closed_shard;
+  result.millis_behind_latest = views.millis_behind_latest;
+  return result;
+}
+
+arrow::Result<ReadViewsResult> Shard::read_views(uint64_t from, int max_records,
+                                                 int64_t max_bytes) {
   std::unique_lock lock(mu_);
   if (from > next_sequence_) {
     return arrow::Status::Invalid("sequence number ", from, " is beyond the end of shard ",
@@ -714,8 +736,14 @@ arrow::Result<ReadResult> Shard::read(uint64_t from, int max_records, int64_t ma
                                      [&](const auto& s) { return s->base_sequence <= from; });
   if (seg_it != segments_.begin()) --seg_it;
   std::vector<std::shared_ptr<Segment>> segments(seg_it, segments_.end());
+  // Per segment: where its visible batches end (the active segment grows past this meanwhile;
+  // sealed ones are cut to it), so mappings never reach past the data.
   std::vector<uint64_t> segment_ends;
-  for (const auto& s : segments) segment_ends.push_back(s->end_sequence);
+  std::vector<int64_t> segment_bytes;
+  for (const auto& s : segments) {
+    segment_ends.push_back(s->end_sequence);
+    segment_bytes.push_back(s->end);
+  }
   const Segment& first = *segments.front();
   auto entry = std::partition_point(first.index.begin(), first.index.end(),
                                     [&](const IndexEntry& e) { return e.base_sequence <= from; });
@@ -728,48 +756,94 @@ arrow::Result<ReadResult> Shard::read(uint64_t from, int max_records, int64_t ma
   }
   lock.unlock();
 
-  ReadResult result;
+  ReadViewsResult result;
+  result.shard = id_;
   int64_t bytes = 0;
   size_t s = 0;
-  std::string payload;
-  std::vector<StoredRecord> records;
+  // The segment's bytes from the first batch read on: mapped (no copy), or read with pread
+  // when the file system cannot map (the fault-injection one of the tests).
+  std::shared_ptr<arrow::Buffer> window;
+  int64_t window_offset = 0;  // file offset of window->data()
+  std::vector<RecordView> records;
   while (seq < visible && static_cast<int>(result.records.size()) < max_records &&
          (bytes < max_bytes || result.records.empty())) {
     if (seq >= segment_ends[s] && s + 1 < segments.size()) {
       ++s;
       offset = kSegmentHeaderSize;
+      window.reset();
       continue;
     }
     const Segment& segment = *segments[s];
-    char buf[kBatchHeaderSize];
-    ARROW_ASSIGN_OR_RAISE(int64_t n, segment.file->read_at(offset, kBatchHeaderSize, buf));
-    BatchHeader header;
-    if (n != kBatchHeaderSize ||
-        decode_batch_header(std::string_view(buf, kBatchHeaderSize), &header) != HeaderCheck::kOk ||
-        header.epoch != segment.epoch || header.base_sequence != seq) {
+    auto corrupt = [&] {
       return arrow::Status::IOError("shard ", id_.to_string(), ": segment ", segment.path,
                                     " is corrupt at offset ", offset, " (sequence ", seq, ")");
+    };
+    // Every batch below `visible` lies before the segment's end taken above: one mapping of
+    // [offset, end) serves the rest of this read in the segment. Small reads at the tail copy
+    // instead (a mapping costs two system calls and a TLB flush).
+    if (window == nullptr && segment_bytes[s] - offset >= kMinMappedBytes) {
+      auto mapped = segment.file->map(offset, segment_bytes[s] - offset);
+      if (mapped.ok()) {
+        window = std::move(*mapped);
+        window_offset = offset;
+      } else if (!mapped.status().IsNotImplemented()) {
+        return mapped.status();
+      }
+    }
+    BatchHeader header;
+    std::string_view header_bytes;
+    char buf[kBatchHeaderSize];
+    if (window != nullptr && offset + kBatchHeaderSize <= window_offset + window->size()) {
+      header_bytes =
+          std::string_view(reinterpret_cast<const char*>(window->data()) + (offset - window_offset),
+                           kBatchHeaderSize);
+    } else {
+      ARROW_ASSIGN_OR_RAISE(int64_t n, segment.file->read_at(offset, kBatchHeaderSize, buf));
+      if (n != kBatchHeaderSize) return corrupt();
+      header_bytes = std::string_view(buf, kBatchHeaderSize);
+    }
+    if (decode_batch_header(header_bytes, &header) != HeaderCheck::kOk ||
+        header.epoch != segment.epoch || header.base_sequence != seq) {
+      return corrupt();
     }
     if (header.end_sequence() > from) {
-      payload.resize(header.payload_length);
-      ARROW_ASSIGN_OR_RAISE(n, segment.file->read_at(offset + kBatchHeaderSize,
-                                                     header.payload_length, payload.data()));
-      payload.resize(static_cast<size_t>(n));
+      std::string_view payload;
+      std::shared_ptr<arrow::Buffer> holder;
+      if (window != nullptr && offset + header.total_size() <= window_offset + window->size()) {
+        payload = std::string_view(reinterpret_cast<const char*>(window->data()) +
+                                       (offset - window_offset) + kBatchHeaderSize,
+                                   header.payload_length);
+        holder = window;
+      } else {
+        ARROW_ASSIGN_OR_RAISE(auto copy, arrow::AllocateBuffer(header.payload_length));
+        ARROW_ASSIGN_OR_RAISE(
+            int64_t n, segment.file->read_at(offset + kBatchHeaderSize, header.payload_length,
+                                             reinterpret_cast<char*>(copy->mutable_data())));
+        payload = std::string_view(reinterpret_cast<const char*>(copy->data()), size_t(n));
+        holder = std::move(copy);
+      }
       records.clear();
-      auto st = decode_batch_records(header, payload, &records);
+      std::shared_ptr<arrow::Buffer> decompressed;
+      auto st = decode_batch_views(header, payload, &decompressed, &records);
       if (!st.ok()) {
         return arrow::Status::IOError("shard ", id_.to_string(), ": segment ", segment.path,
                                       " offset ", offset, ": ", st.message());
       }
-      for (auto& r : records) {
+      const size_t before = result.records.size();
+      for (const auto& r : records) {
         if (r.sequence.value < from) continue;
         if (static_cast<int>(result.records.size()) >= max_records ||
             (bytes >= max_bytes && !result.records.empty())) {
           break;
         }
         bytes += static_cast<int64_t>(r.data.size() + r.partition_key.size());
-        r.shard = id_;
-        result.records.push_back(std::move(r));
+        result.records.push_back(r);
+      }
+      if (result.records.size() > before) {
+        auto& owner = decompressed != nullptr ? decompressed : holder;
+        if (result.buffers.empty() || result.buffers.back() != owner) {
+          result.buffers.push_back(std::move(owner));
+        }
       }
     }
     seq = header.end_sequence();

@@ -114,6 +114,8 @@ class Shard {
 
   arrow::Result<uint64_t> resolve(const StartPosition& position);
   arrow::Result<ReadResult> read(uint64_t from, int max_records, int64_t max_bytes);
+  /// read() as views into the segment files' mapped bytes (see LogStore::read_views).
+  arrow::Result<ReadViewsResult> read_views(uint64_t from, int max_records, int64_t max_bytes);
   /// Blocks until a record at or after `from` is visible, the shard closes, or the timeout.
   void wait_for_data(uint64_t from, int64_t timeout_ms);
   /// True when wait_for_data(from, ...) would return at once.

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <map>
 #include <thread>
+#include <tuple>
 
+#include "log/crc32c.h"
 #include "log/fault_injection_file_system.h"
 #include "log/file_system.h"
 #include "log/shard.h"
@@ -25,6 +27,29 @@ LogOptions options_for(const TempDir& dir) {
 }
 
 std::string record_text(int i) { return "record-" + std::to_string(i) + std::string(i % 50, 'x'); }
+
+TEST(Crc32cTest, KnownValueAndLanesAgreeWithOneLane) {
+  EXPECT_EQ(crc32c("123456789"), 0xe3069283u);  // the CRC-32C check value
+  // Long inputs go through three interleaved lanes; extending 1000 bytes at a time does not.
+  std::string data(200000, '\0');
+  uint32_t x = 7;
+  for (auto& c : data) {
+    x = x * 1664525u + 1013904223u;
+    c = char(x >> 24);
+  }
+  for (size_t size :
+       {size_t(0), size_t(24575), size_t(24576), size_t(24583), size_t(100001), data.size()}) {
+    uint32_t piecewise = 0;
+    for (size_t at = 0; at < size; at += 1000) {
+      piecewise = crc32c_extend(piecewise, data.data() + at, std::min<size_t>(1000, size - at));
+    }
+    EXPECT_EQ(crc32c(std::string_view(data).substr(0, size)), piecewise) << size;
+    // And from a non-zero start.
+    EXPECT_EQ(crc32c_extend(crc32c_extend(0, data.data(), 3), data.data() + 3, size),
+              crc32c_extend(0, data.data(), size + 3))
+        << size;
+  }
+}
 
 TEST(HashKeyTest, Md5MatchesKinesis) {
   // Independently computed with Python:
@@ -234,6 +259,73 @@ TEST(LogStoreTest, SegmentsRollAndIndexFindsEveryRecord) {
     segments += entry.path().extension() == ".log";
   }
   EXPECT_GT(segments, 2);
+}
+
+// read_views() gives read()'s records without copies: from mapped segments (reads of 256 KiB and
+// more), from copies of small tail reads and of compressed batches; and the views stay valid
+// after the segments they point into are deleted by retention.
+TEST(LogStoreTest, ReadViewsMatchReadAndOutliveTheirSegments) {
+  // ~1 KB that lz4 cannot shrink much, so the segments roll under either compression.
+  auto body = [](int j) {
+    std::string out = record_text(j);
+    uint32_t x = uint32_t(j) * 2654435761u + 1;
+    for (int k = 0; k < 1000; ++k) {
+      x = x * 1664525u + 1013904223u;
+      out.push_back(char('a' + (x >> 24) % 26));
+    }
+    return out;
+  };
+  for (Compression compression : {Compression::kNone, Compression::kLz4}) {
+    TempDir dir;
+    LogOptions options = options_for(dir);
+    options.segment_bytes = 1 << 20;
+    options.retention_bytes = 1 << 20;
+    options.compression = compression;
+    ASSERT_OK_AND_ASSIGN(auto store, LogStore::open(options));
+    ASSERT_OK(store->create_stream("s", 1));
+    constexpr int kRecords = 3000;  // ~3 MB: three segments
+    for (int i = 0; i < kRecords; i += 100) {
+      RecordBatch batch;
+      for (int j = i; j < i + 100; ++j) {
+        batch.add("key-" + std::to_string(j), body(j));
+      }
+      ASSERT_OK(store->append("s", batch.view()).status());
+    }
+    for (const auto& [from, max_records, max_bytes] :
+         {std::tuple{0, 100000, int64_t(64) << 20}, std::tuple{1234, 700, int64_t(64) << 20},
+          std::tuple{0, 100000, int64_t(300) << 10}, std::tuple{2999, 5, int64_t(1) << 20},
+          std::tuple{17, 3, int64_t(100)}}) {
+      SCOPED_TRACE(::testing::Message() << "from " << from << " max " << max_records);
+      ASSERT_OK_AND_ASSIGN(auto copies, store->read("s", ShardId{0}, SequenceNumber{uint64_t(from)},
+                                                    max_records, max_bytes));
+      ASSERT_OK_AND_ASSIGN(auto views,
+                           store->read_views("s", ShardId{0}, SequenceNumber{uint64_t(from)},
+                                             max_records, max_bytes));
+      ASSERT_EQ(views.records.size(), copies.records.size());
+      ASSERT_FALSE(views.records.empty());
+      EXPECT_EQ(views.shard, ShardId{0});
+      EXPECT_EQ(views.next, copies.next);
+      EXPECT_EQ(views.end_of_closed_shard, copies.end_of_closed_shard);
+      EXPECT_FALSE(views.buffers.empty());
+      for (size_t i = 0; i < views.records.size(); ++i) {
+        ASSERT_EQ(views.records[i].sequence, copies.records[i].sequence);
+        ASSERT_EQ(views.records[i].arrival_ms, copies.records[i].arrival_ms);
+        ASSERT_EQ(views.records[i].partition_key, copies.records[i].partition_key);
+        ASSERT_EQ(views.records[i].data, copies.records[i].data);
+      }
+    }
+    // Views of the whole stream, then retention deletes the sealed segments under them.
+    ASSERT_OK_AND_ASSIGN(auto views,
+                         store->read_views("s", ShardId{0}, SequenceNumber{0}, 100000, 64 << 20));
+    ASSERT_EQ(views.records.size(), size_t(kRecords));
+    ASSERT_OK(store->enforce_retention());
+    ASSERT_OK_AND_ASSIGN(auto trim, store->resolve("s", ShardId{0}, {StartKind::kTrimHorizon}));
+    EXPECT_GT(trim.value, 0u);
+    store.reset();
+    for (int i = 0; i < kRecords; ++i) {
+      ASSERT_EQ(views.records[size_t(i)].data, body(i));
+    }
+  }
 }
 
 TEST(LogStoreTest, RetentionBySizeAndAgeRemovesWholeSealedSegments) {
