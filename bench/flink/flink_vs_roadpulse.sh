@@ -13,7 +13,8 @@
 # mini-cluster start and the job, no JVM start); run = the job alone (Flink's net runtime;
 # roadpulse's "finished after"); cpu = user + system CPU seconds of the whole process (what the
 # job costs on a shared machine, JVM start and JIT included). Ratios are Flink / roadpulse. Each run RUNS times
-# (default 3), best kept. Flink's jars come from Maven Central into
+# (default 3), best kept. BASELINE_BIN=/path/to/an/older/roadpulse adds that binary's row, timed in
+# the same runs (before/after figures on a shared machine). Flink's jars come from Maven Central into
 # ~/.cache/roadpulse/flink-$FLINK_VERSION (mvn dependency:copy-dependencies, bench/flink/pom.xml).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -83,21 +84,23 @@ run_flink() {  # $1 = parallelism; appends "wall job" lines to $work/flink-p$1
     "$(cpu_ms)" >>"$work/flink-p$1"
 }
 
-run_roadpulse() {
+run_roadpulse() {  # $1 = binary, $2 = result file
   local start out end secs
+  rm -rf "$work/data"
   start=$(now_ms)
-  out=$(/usr/bin/time -f "%U %S" -o "$work/cpu" "$bin" sql -f "$work/job.sql" \
+  out=$(/usr/bin/time -f "%U %S" -o "$work/cpu" "$1" sql -f "$work/job.sql" \
     --data-dir "$work/data" 2>&1) || { echo "$out" >&2; exit 1; }
   end=$(now_ms)
   grep -q "wrote *$severe rows" <<<"$out" || { echo "roadpulse wrote the wrong count:" >&2; echo "$out" >&2; exit 1; }
   secs=$(sed -n 's/.*finished after \([0-9.]*\) s.*/\1/p' <<<"$out" | tail -1)
   local ms
   ms=$(python3 -c "print(round(float('$secs') * 1000))")
-  echo "$((end - start)) $ms $ms $(cpu_ms)" >>"$work/roadpulse"
+  echo "$((end - start)) $ms $ms $(cpu_ms)" >>"$work/$2"
 }
 
 for _ in $(seq "$runs"); do
-  run_roadpulse
+  run_roadpulse "$bin" roadpulse
+  if [ -n "${BASELINE_BIN:-}" ]; then run_roadpulse "$BASELINE_BIN" baseline; fi
   run_flink 1
   run_flink 2
 done
@@ -111,7 +114,12 @@ def best(name):
 rp = best("roadpulse")
 print(f"  {'':<10} {'wall s':>7} {'submit s':>8} {'run s':>6} {'cpu s':>6} {'rows/s run':>11}"
       f" {'rows/cpu-s':>11} {'x wall':>6} {'x submit':>8} {'x run':>5} {'x cpu':>5}")
-for label, name in (("roadpulse", "roadpulse"), ("flink p=1", "flink-p1"), ("flink p=2", "flink-p2")):
+import os
+rows_of = [("roadpulse", "roadpulse")]
+if os.path.exists(f"{work}/baseline"):
+    rows_of.append(("baseline", "baseline"))
+rows_of += [("flink p=1", "flink-p1"), ("flink p=2", "flink-p2")]
+for label, name in rows_of:
     wall, submit, run, cpu = best(name)
     print(f"  {label:<10} {wall / 1000:>7.2f} {submit / 1000:>8.2f} {run / 1000:>6.2f}"
           f" {cpu / 1000:>6.2f} {rows / (run / 1000):>11,.0f} {rows / (cpu / 1000):>11,.0f}"

@@ -201,11 +201,11 @@ class LogStore {
   virtual arrow::Result<ReadResult> read(std::string_view stream, ShardId shard,
                                          SequenceNumber from, int max_records,
                                          int64_t max_bytes) = 0;
-  /// read() without copying the records: views into the segment files' mapped bytes (copied
-  /// out of the kernel once by neither pread nor a string per record).
+  /// read() without copying the records: the embedded log gives views into its segment files'
+  /// mapped bytes. The default (other stores) reads copies and gives views into them.
   virtual arrow::Result<ReadViewsResult> read_views(std::string_view stream, ShardId shard,
                                                     SequenceNumber from, int max_records,
-                                                    int64_t max_bytes) = 0;
+                                                    int64_t max_bytes);
   /// Blocks until the shard has records at or after `from`, or `timeout_ms` passes.
   virtual arrow::Status wait_for_data(std::string_view stream, ShardId shard, SequenceNumber from,
                                       int64_t timeout_ms) = 0;

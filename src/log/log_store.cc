@@ -86,6 +86,17 @@ struct Stream {
 
 using PositionKey = std::pair<std::string, int32_t>;  // (stream, shard)
 
+// Owns records read as copies, for the views of LogStore::read_views' default.
+class StoredRecordsBuffer final : public arrow::Buffer {
+ public:
+  explicit StoredRecordsBuffer(std::vector<StoredRecord> records)
+      : arrow::Buffer(nullptr, 0), records_(std::move(records)) {}
+  const std::vector<StoredRecord>& records() const { return records_; }
+
+ private:
+  std::vector<StoredRecord> records_;
+};
+
 class LogStoreImpl final : public LogStore {
  public:
   explicit LogStoreImpl(const LogOptions& options)
@@ -616,6 +627,23 @@ arrow::Result<std::unique_ptr<LogStore>> LogStore::open(const LogOptions& option
   auto store = std::make_unique<LogStoreImpl>(options);
   ARROW_RETURN_NOT_OK(store->init());
   return store;
+}
+
+arrow::Result<ReadViewsResult> LogStore::read_views(std::string_view stream, ShardId shard,
+                                                    SequenceNumber from, int max_records,
+                                                    int64_t max_bytes) {
+  ARROW_ASSIGN_OR_RAISE(auto read, this->read(stream, shard, from, max_records, max_bytes));
+  ReadViewsResult out;
+  out.shard = shard;
+  out.next = read.next;
+  out.end_of_closed_shard = read.end_of_closed_shard;
+  out.millis_behind_latest = read.millis_behind_latest;
+  auto owner = std::make_shared<StoredRecordsBuffer>(std::move(read.records));
+  for (const auto& r : owner->records()) {
+    out.records.push_back({r.sequence, r.arrival_ms, r.partition_key, r.data});
+  }
+  out.buffers.push_back(std::move(owner));
+  return out;
 }
 
 }  // namespace roadpulse::log
