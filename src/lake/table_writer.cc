@@ -1,9 +1,11 @@
 // TableWriter: partitioned, rolling Parquet files with the two-phase commit of EXEC_DESIGN.md §5.
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include <arrow/array.h>
@@ -63,7 +65,7 @@ struct TableWriter::Impl {
     return arrow::Status::OK();
   }
 
-  arrow::Status finish(OpenFile& file) {
+  static arrow::Result<Committable> close_file(OpenFile& file) {
     Committable c;
     c.rows = file.writer->rows();
     ARROW_ASSIGN_OR_RAISE(c.bytes, file.writer->close());
@@ -71,8 +73,45 @@ struct TableWriter::Impl {
     c.staging_path = file.staging;
     c.final_path = file.final_path;
     c.partition = file.partition;
+    return c;
+  }
+
+  arrow::Status finish(OpenFile& file) {
+    ARROW_ASSIGN_OR_RAISE(auto c, close_file(file));
     rolled.push_back(std::move(c));
     return arrow::Status::OK();
+  }
+
+  // Closes every open file. Each close writes its footer and fsyncs: one partition after the
+  // other, a checkpoint of a table spanning hundreds of dates waited for hundreds of fsyncs in a
+  // row (3/4 of the default pipeline's time). Up to kCloseThreads close at once, so the disk
+  // sees the fsyncs together. Every file is closed even when one fails; the first error counts.
+  arrow::Status finish_all() {
+    static constexpr size_t kCloseThreads = 8;
+    std::vector<OpenFile*> files;
+    for (auto& [_, file] : open) files.push_back(&file);
+    std::vector<arrow::Result<Committable>> closed(files.size(),
+                                                   arrow::Status::UnknownError("not closed"));
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < files.size();) closed[i] = close_file(*files[i]);
+    };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < std::min(files.size(), kCloseThreads); ++t) helpers.emplace_back(work);
+    work();
+    for (auto& t : helpers) t.join();
+    arrow::Status status;
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (closed[i].ok()) {
+        rolled.push_back(std::move(*closed[i]));
+        continue;
+      }
+      if (status.ok()) status = closed[i].status();
+      std::error_code ec;
+      fs::remove(files[i]->staging, ec);  // half-written: its rows are replayed
+    }
+    open.clear();
+    return status;
   }
 
   arrow::Status write_group(const std::string& partition, const arrow::RecordBatch& data) {
@@ -201,8 +240,7 @@ arrow::Status TableWriter::write(const std::shared_ptr<arrow::RecordBatch>& batc
 
 arrow::Result<std::vector<Committable>> TableWriter::prepare_commit(int64_t checkpoint_id) {
   Impl& s = *impl_;
-  for (auto& [_, file] : s.open) ARROW_RETURN_NOT_OK(s.finish(file));
-  s.open.clear();
+  ARROW_RETURN_NOT_OK(s.finish_all());
   std::vector<Committable> out = std::move(s.rolled);
   s.rolled.clear();
   for (auto& c : out) c.checkpoint_id = checkpoint_id;
