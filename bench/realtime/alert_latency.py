@@ -16,7 +16,8 @@ the load average.
   python3 bench/realtime/alert_latency.py --bin build/rel/roadpulse [--rate 50000] [--duration 30]
 
 --pipeline FILE runs another pipeline (e.g. sql/pipeline.sql without its
-`SET 'pipeline.priority' = 'low'`, the baseline for the lake job's priority). Under load the
+`SET 'pipeline.priority' = 'low'`, the baseline for the lake job's priority; with
+--archive-priority normal for the raw archive's). Under load the
 jobs' lag (/api/jobs) is sampled every second: the most each job fell behind is reported (the
 price of a low priority is the lake job's lag).
 """
@@ -197,6 +198,8 @@ def main():
                     help="PutRecords requests the background keeps in flight (one connection "
                          "cannot carry 50k events/s)")
     ap.add_argument("--pipeline", help="pipeline SQL file (default: the built-in pipeline)")
+    ap.add_argument("--archive-priority", choices=["low", "normal"],
+                    help="[archive] priority (default: roadpulse's, low)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
 
@@ -209,7 +212,8 @@ def main():
     port = free_port()
     (tmp / "roadpulse.toml").write_text(
         f"data_dir = '{tmp / 'data'}'\n[server]\nlisten = '127.0.0.1:{port}'\n"
-        f"[log]\ndurability = '{args.durability}'\n[alerts]\nconfig = '{tmp / 'alerts.toml'}'\n")
+        f"[log]\ndurability = '{args.durability}'\n[alerts]\nconfig = '{tmp / 'alerts.toml'}'\n"
+        + (f"[archive]\npriority = '{args.archive_priority}'\n" if args.archive_priority else ""))
     run_cmd = [args.bin, "run", "--config", str(tmp / "roadpulse.toml")]
     if args.pipeline:
         run_cmd += ["--pipeline", str(pathlib.Path(args.pipeline).resolve())]

@@ -14,6 +14,7 @@
 #include "common/json_text.h"
 #include "connect/connectors.h"
 #include "connect/kafka_client.h"
+#include "exec/job.h"
 #include "realtime/alerts.h"
 #include "sql/session.h"
 
@@ -398,7 +399,14 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     archive_options.buffer_interval_ms = config.archive.buffer_interval_ms;
     ARROW_ASSIGN_OR_RAISE(pipeline->archive_,
                           archive::RawArchive::make(archive_options, app.streams().get()));
-    ARROW_RETURN_NOT_OK(pipeline->archive_->start());
+    // Like the lake job, the archive may lag behind the raw stream for a while and alerts may
+    // not: its thread (started from a low-priority one) runs at low CPU priority too.
+    if (config.archive.priority == "low") {
+      ARROW_RETURN_NOT_OK(
+          exec::run_at_low_priority("raw archive", [&] { return pipeline->archive_->start(); }));
+    } else {
+      ARROW_RETURN_NOT_OK(pipeline->archive_->start());
+    }
     archive::RawArchive* raw_archive = pipeline->archive_.get();
     app.add_metrics([raw_archive] {
       return archive::prometheus_text(raw_archive->options().stream, raw_archive->stats());

@@ -255,6 +255,9 @@ arrow::Result<RunConfig> RunConfig::parse(std::string_view toml_text, const std:
   ARROW_RETURN_NOT_OK(archive.string("stream", &config.archive.stream));
   ARROW_RETURN_NOT_OK(archive.size("buffer_size", &config.archive.buffer_bytes));
   ARROW_RETURN_NOT_OK(archive.duration("buffer_interval", &config.archive.buffer_interval_ms));
+  ARROW_RETURN_NOT_OK(archive.string("priority", &config.archive.priority));
+  ARROW_RETURN_NOT_OK(
+      check_one_of(source, "archive.priority", config.archive.priority, {"low", "normal"}));
   ARROW_RETURN_NOT_OK(archive.finish());
 
   ARROW_ASSIGN_OR_RAISE(auto alerts, top.table("alerts"));
@@ -335,9 +338,10 @@ std::string RunConfig::to_toml() const {
                      quoted(pipeline.name), duration_text(pipeline.checkpoint_interval_ms));
   out += "[pipeline.set]\n" + map_text(pipeline.set) + "\n";
   out += "[archive]\n";
-  out += fmt::format("enabled = {}\nstream = {}\nbuffer_size = {}\nbuffer_interval = {}\n\n",
-                     archive.enabled ? "true" : "false", quoted(archive.stream),
-                     size_text(archive.buffer_bytes), duration_text(archive.buffer_interval_ms));
+  out += fmt::format(
+      "enabled = {}\nstream = {}\nbuffer_size = {}\nbuffer_interval = {}\npriority = {}\n\n",
+      archive.enabled ? "true" : "false", quoted(archive.stream), size_text(archive.buffer_bytes),
+      duration_text(archive.buffer_interval_ms), quoted(archive.priority));
   out += "[alerts]\n";
   out += fmt::format("config = {}\n", quoted(alerts.config));
   if (!alerts.inline_toml.empty()) {

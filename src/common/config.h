@@ -44,6 +44,9 @@ struct RunConfig {
     std::string stream = "us-accidents-data-stream-1";
     int64_t buffer_bytes = 5LL << 20;  // Firehose's default buffering hints
     int64_t buffer_interval_ms = 300'000;
+    // "low": the archive's thread runs at low CPU priority (nice 10), like the default
+    // pipeline's lake job: it may lag under load, the real-time job may not. Or "normal".
+    std::string priority = "low";
   } archive;
 
   struct Alerts {

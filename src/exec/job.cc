@@ -1224,19 +1224,22 @@ arrow::Result<JobPriority> job_priority(const std::map<std::string, std::string>
 arrow::Status Job::run(std::optional<int64_t> max_duration_ms) {
   ARROW_ASSIGN_OR_RAISE(const JobPriority priority, job_priority(impl_->options.config));
   if (priority == JobPriority::kNormal) return run_here(max_duration_ms);
-  // Niceness is per thread on Linux and threads inherit their creator's, so the job runs on a
-  // thread of its own that lowers its priority first: the source threads it starts (and any a
-  // connector starts from them) follow, and the caller's thread is left as it was (an
-  // unprivileged thread cannot raise its priority back).
+  // The source threads the job starts (and any a connector starts from them) inherit it.
+  return run_at_low_priority("job " + impl_->options.name,
+                             [&] { return run_here(max_duration_ms); });
+}
+
+arrow::Status run_at_low_priority(const std::string& who,
+                                  const std::function<arrow::Status()>& fn) {
   arrow::Status st;
   std::thread runner([&] {
     errno = 0;
     if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kLowPriorityNice) !=
         0) {
-      spdlog::warn("job {}: cannot lower its CPU priority ({}); it runs at normal priority",
-                   impl_->options.name, std::strerror(errno));
+      spdlog::warn("{}: cannot lower its CPU priority ({}); it runs at normal priority", who,
+                   std::strerror(errno));
     }
-    st = run_here(max_duration_ms);
+    st = fn();
   });
   runner.join();
   return st;

@@ -96,6 +96,11 @@ using RowCallback = std::function<arrow::Status(const std::shared_ptr<arrow::Rec
 /// busy machine (CI), and what the real-time job gains beyond 1/9 is small.
 inline constexpr const char* kJobPriorityKey = "pipeline.priority";
 inline constexpr int kLowPriorityNice = 10;
+/// Runs `fn` on a thread of its own at nice kLowPriorityNice and waits for it. Niceness is per
+/// thread on Linux and threads inherit their creator's, so every thread `fn` starts runs at low
+/// priority too, while the caller's thread keeps its own (an unprivileged thread cannot raise its
+/// priority back). `who` names the work in the warning logged if the priority cannot be lowered.
+arrow::Status run_at_low_priority(const std::string& who, const std::function<arrow::Status()>& fn);
 enum class JobPriority { kNormal, kLow };
 arrow::Result<JobPriority> job_priority(const std::map<std::string, std::string>& config);
 

@@ -39,6 +39,7 @@ checkpoint_interval = "30s"
 enabled = false
 buffer_size = "64MiB"
 buffer_interval = "1min"
+priority = "normal"
 [[alerts.channels]]
 name = "ops"
 type = "webhook"
@@ -63,6 +64,7 @@ format = "json"
   EXPECT_EQ(config.pipeline.set.at("parallelism"), "2");
   EXPECT_EQ(config.archive.buffer_bytes, 64LL << 20);
   EXPECT_EQ(config.archive.buffer_interval_ms, 60'000);
+  EXPECT_EQ(config.archive.priority, "normal");
   EXPECT_NE(config.alerts.inline_toml.find("http://127.0.0.1:9/hook"), std::string::npos);
   EXPECT_EQ(config.streams.kafka_properties.at("security.protocol"), "SASL_SSL");
   EXPECT_EQ(config.logging.format, "json");
@@ -85,6 +87,11 @@ TEST(RunConfigTest, ErrorsNameTheKey) {
   auto choice = RunConfig::parse("[log]\ndurability = 'sometimes'\n", "a.toml");
   EXPECT_NE(choice.status().message().find("expected one of fsync, interval, none"),
             std::string::npos);
+  auto priority = RunConfig::parse("[archive]\npriority = 'high'\n", "a.toml");
+  EXPECT_NE(
+      priority.status().message().find("'archive.priority' is 'high'; expected one of low, normal"),
+      std::string::npos)
+      << priority.status().ToString();
   auto duration = RunConfig::parse("[pipeline]\ncheckpoint_interval = '10 parsecs'\n", "a.toml");
   EXPECT_NE(duration.status().message().find("not a duration"), std::string::npos);
   auto syntax = RunConfig::parse("[server\n", "a.toml");
