@@ -15,6 +15,7 @@ namespace roadpulse::cli {
 namespace {
 
 constexpr int kStopWaitMs = 120000;
+constexpr int kRestartCheckMs = 2000;  // how often failed partition jobs are looked for
 
 std::string topic_safe(const std::string& name) {
   std::string out = name;
@@ -325,9 +326,35 @@ KeyedStageRunner::~KeyedStageRunner() { stop(); }
 
 void KeyedStageRunner::loop() {
   // Polling serves the group's callbacks; the partitions are paused, so no record arrives.
+  auto next_check = std::chrono::steady_clock::now();
   while (!stop_.load()) {
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 200)) {
       rd_kafka_message_destroy(m);
+    }
+    if (std::chrono::steady_clock::now() >= next_check) {
+      restart_failed();
+      next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRestartCheckMs);
+    }
+  }
+}
+
+// A partition's job that failed (a broker error, a full disk) restarts from its last
+// checkpoint, as the next owner would: the partition is still this worker's, so nobody else
+// will run it.
+void KeyedStageRunner::restart_failed() {
+  for (int partition : owned_) {
+    auto it = running_.find(partition);
+    if (it != running_.end()) {
+      auto info = jobs_->get(it->second);
+      if (!info || info->state != server::JobState::kFailed) continue;
+      spdlog::error(
+          "{}: job {} of partition {} failed ({}); restarting it from its last checkpoint",
+          stage_.name, it->second, partition, info->error);
+      running_.erase(it);
+    }
+    if (auto st = start_partition(partition); !st.ok()) {
+      spdlog::error("{}: starting the job of partition {}: {}", stage_.name, partition,
+                    st.message());
     }
   }
 }
@@ -338,6 +365,7 @@ void KeyedStageRunner::stop() {
   if (thread_.joinable()) thread_.join();
   // Leaving the group revokes our partitions through the callback (stopping their jobs).
   rd_kafka_consumer_close(consumer_.get());
+  owned_.clear();
   while (!running_.empty()) stop_partition(running_.begin()->first);
   consumer_.reset();
 }
@@ -362,6 +390,7 @@ void KeyedStageRunner::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
                    fmt::join(partitions, ", "), stage_.topic);
     }
     for (int p : partitions) {
+      owned_.insert(p);
       if (auto st = start_partition(p); !st.ok()) {
         spdlog::error("{}: starting the job of partition {}: {}", stage_.name, p, st.message());
       }
@@ -373,7 +402,10 @@ void KeyedStageRunner::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
     spdlog::info("{}: the group revoked partition(s) {} of {}", stage_.name,
                  fmt::join(partitions, ", "), stage_.topic);
   }
-  for (int p : partitions) stop_partition(p);
+  for (int p : partitions) {
+    owned_.erase(p);
+    stop_partition(p);
+  }
   if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_.get(), list)) {
     spdlog::error("{}: handing partitions back: {}", stage_.name, rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);

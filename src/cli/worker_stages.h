@@ -79,12 +79,14 @@ class KeyedStageRunner {
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   arrow::Status start_partition(int partition);
   void stop_partition(int partition);
+  void restart_failed();
   void loop();
 
   KeyedStage stage_;
   std::map<std::string, std::string> config_;
   server::JobManager* jobs_ = nullptr;
   connect::kafka::Handle consumer_;
+  std::set<int> owned_;                 // partitions the group gave us (the runner thread's)
   std::map<int, std::string> running_;  // partition -> job id (the runner thread's only)
   std::atomic<bool> stop_{false};
   std::thread thread_;

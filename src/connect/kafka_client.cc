@@ -193,8 +193,19 @@ arrow::Status Admin::create_partitions(const std::string& topic, int partitions)
 
 arrow::Result<PartitionWatermarks> Admin::watermarks(const std::string& topic, int partition) {
   PartitionWatermarks w;
-  const auto err = rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &w.low, &w.high,
-                                                    kRequestTimeoutMs);
+  auto err = rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &w.low, &w.high,
+                                              kRequestTimeoutMs);
+  // A topic created a moment ago (repartition topics of workers) may have no leader yet, and a
+  // leader may be moving: retry those for a while rather than failing the job that asks.
+  for (int attempt = 0; attempt < 50 && (err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                                         err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                                         err == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE ||
+                                         err == RD_KAFKA_RESP_ERR__TRANSPORT);
+       ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    err = rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &w.low, &w.high,
+                                           kRequestTimeoutMs);
+  }
   if (err) {
     return error_status(err,
                         "offsets of topic '" + topic + "' partition " + std::to_string(partition));
