@@ -342,6 +342,9 @@ void KeyedStageRunner::loop() {
 // checkpoint, as the next owner would: the partition is still this worker's, so nobody else
 // will run it.
 void KeyedStageRunner::restart_failed() {
+  // Thrown out of the group (a missed session timeout): another worker may run these
+  // partitions now; the lost-partitions callback will stop ours.
+  if (rd_kafka_assignment_lost(consumer_.get())) return;
   for (int partition : owned_) {
     auto it = running_.find(partition);
     if (it != running_.end()) {
