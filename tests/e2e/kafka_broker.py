@@ -45,9 +45,24 @@ def create_topic(bootstrap_servers: str, topic: str, partitions: int) -> None:
         future.result(timeout=30)
 
 
-def consume_all(bootstrap_servers: str, topic: str, isolation="read_committed", timeout=20.0):
+def consume_all(bootstrap_servers: str, topic: str, isolation="read_committed", timeout=20.0,
+                min_count=0):
     """Every message of `topic` from the beginning up to its end at call time, as
-    (partition, offset, key, value) with key/value decoded as UTF-8."""
+    (partition, offset, key, value) with key/value decoded as UTF-8.
+
+    A committed transaction becomes readable only once the coordinator has written its markers,
+    a moment after the producer's commit returned; with `min_count`, read again until at least
+    that many messages are there (or `timeout` passed), so a test never races the markers."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        out = _consume_once(bootstrap_servers, topic, isolation, timeout)
+        if len(out) >= min_count or time.time() >= deadline:
+            return out
+        time.sleep(0.2)
+
+
+def _consume_once(bootstrap_servers, topic, isolation, timeout):
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "rp-test-" + uuid.uuid4().hex,
                   "enable.auto.commit": False, "isolation.level": isolation,
