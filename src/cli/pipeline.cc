@@ -60,6 +60,7 @@ std::map<std::string, std::string> base_config(const RunConfig& config) {
   if (config.streams.backend == "kafka") {
     out["streams.backend"] = "kafka";
     out["streams.kafka.bootstrap.servers"] = config.streams.bootstrap_servers;
+    out["streams.sink.delivery-guarantee"] = config.streams.sink_delivery_guarantee;
     for (const auto& [k, v] : config.streams.kafka_properties) {
       out["streams.kafka." + k] = v;  // librdkafka properties, passed through
     }

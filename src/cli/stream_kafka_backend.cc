@@ -125,7 +125,13 @@ class KafkaBackend final : public StreamBackend {
            std::chrono::steady_clock::now() < deadline) {
       kafka::Message m(rd_kafka_consumer_poll(consumer_.get(), 100));
       if (!m) continue;
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        // read_committed: transaction markers and aborted records may lie before the end.
+        if (m->offset > int64_t(result.next.value)) {
+          result.next = log::SequenceNumber{uint64_t(m->offset)};
+        }
+        break;
+      }
       if (m->err) {
         return arrow::Status::IOError("reading ", name, " partition ", shard.value, ": ",
                                       rd_kafka_message_errstr(m.get()));

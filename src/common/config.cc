@@ -285,6 +285,11 @@ arrow::Result<RunConfig> RunConfig::parse(std::string_view toml_text, const std:
   ARROW_RETURN_NOT_OK(streams.string("backend", &config.streams.backend));
   ARROW_RETURN_NOT_OK(
       check_one_of(source, "streams.backend", config.streams.backend, {"embedded", "kafka"}));
+  ARROW_RETURN_NOT_OK(
+      streams.string("sink_delivery_guarantee", &config.streams.sink_delivery_guarantee));
+  ARROW_RETURN_NOT_OK(check_one_of(source, "streams.sink_delivery_guarantee",
+                                   config.streams.sink_delivery_guarantee,
+                                   {"at-least-once", "exactly-once"}));
   ARROW_ASSIGN_OR_RAISE(auto kafka, streams.table("kafka"));
   ARROW_RETURN_NOT_OK(kafka.string("bootstrap_servers", &config.streams.bootstrap_servers));
   ARROW_RETURN_NOT_OK(kafka.string_map("properties", &config.streams.kafka_properties));
@@ -357,7 +362,8 @@ std::string RunConfig::to_toml() const {
     out += "\n";
   }
   out += "\n[streams]\n";
-  out += fmt::format("backend = {}\n\n", quoted(streams.backend));
+  out += fmt::format("backend = {}\n", quoted(streams.backend));
+  out += fmt::format("sink_delivery_guarantee = {}\n\n", quoted(streams.sink_delivery_guarantee));
   out += "[streams.kafka]\n";
   out += fmt::format("bootstrap_servers = {}\n", quoted(streams.bootstrap_servers));
   out += "[streams.kafka.properties]\n" + map_text(streams.kafka_properties) + "\n";

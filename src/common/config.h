@@ -57,6 +57,9 @@ struct RunConfig {
 
   struct Streams {
     std::string backend = "embedded";  // embedded | kafka
+    // Default 'sink.delivery-guarantee' of kinesis/stream sinks on Kafka: at-least-once |
+    // exactly-once (one Kafka transaction per checkpoint; docs/kafka.md).
+    std::string sink_delivery_guarantee = "at-least-once";
     std::string bootstrap_servers;
     std::map<std::string, std::string> kafka_properties;  // passed to the Kafka client
   } streams;

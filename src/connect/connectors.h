@@ -122,12 +122,23 @@ struct KafkaStreamTable {
   std::map<std::string, std::string> session;  // the job's session (worker mode)
 };
 
+/// A stream sink's delivery options on Kafka: 'sink.delivery-guarantee' (at-least-once |
+/// exactly-once) and 'sink.transactional-id-prefix' ("" = derived from the job and the stream).
+struct KafkaStreamDelivery {
+  std::string guarantee = "at-least-once";
+  std::string transactional_id_prefix;
+};
+
+/// Session key holding the default 'sink.delivery-guarantee' of `kinesis`/`stream` sinks
+/// (roadpulse.toml's [streams] sink_delivery_guarantee).
+inline constexpr const char* kStreamsSinkGuaranteeKey = "streams.sink.delivery-guarantee";
+
 arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(
     const std::string& connector, const KafkaStreamTable& table, const log::StartPosition& start,
     bool bounded, std::unique_ptr<RecordDecoder> decoder, kafka::Properties properties);
 arrow::Result<std::unique_ptr<exec::Sink>> make_kafka_stream_sink(
     const std::string& connector, const KafkaStreamTable& table, std::vector<int> key_columns,
-    std::string key_delimiter, std::unique_ptr<RecordEncoder> encoder,
-    kafka::Properties properties);
+    std::string key_delimiter, std::unique_ptr<RecordEncoder> encoder, kafka::Properties properties,
+    KafkaStreamDelivery delivery = {});
 
 }  // namespace roadpulse::connect

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <thread>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "log/log.h"
 
 namespace roadpulse::connect::kafka {
@@ -191,46 +194,105 @@ arrow::Status Admin::create_partitions(const std::string& topic, int partitions)
   return wait_for_topic(topic, partitions, kRequestTimeoutMs);
 }
 
+namespace {
+
+// Errors a partition shows while its leader is being elected or loaded (right after the topic
+// was created, or during a broker restart), or while its broker cannot be reached: asked again
+// until the deadline.
+bool is_transient(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__IN_PROGRESS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+arrow::Result<std::vector<int64_t>> Admin::list_offsets(const std::string& topic,
+                                                        const std::vector<int>& partitions,
+                                                        int64_t timestamp, int timeout_ms) {
+  // rd_kafka_offsets_for_times keeps its timeout (rd_kafka_query_watermark_offsets does not once
+  // the leader's broker is down, librdkafka < 2.3); -2 / -1 are ListOffsets' earliest / latest.
+  const int64_t deadline = steady_ms() + timeout_ms;
+  while (true) {
+    const int64_t left = deadline - steady_ms();
+    TopicPartitionList list(rd_kafka_topic_partition_list_new(int(partitions.size())));
+    for (int p : partitions) {
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = timestamp;
+    }
+    auto err = rd_kafka_offsets_for_times(
+        rk_, list.get(), int(std::clamp<int64_t>(left, 1, std::min(timeout_ms, 5000))));
+    std::vector<int64_t> out(partitions.size(), -1);
+    for (int i = 0; !err && i < list->cnt; ++i) {
+      const auto& e = list->elems[i];
+      if (e.err) {
+        err = e.err;
+        break;
+      }
+      if (timestamp < 0 && e.offset < 0) {
+        err = RD_KAFKA_RESP_ERR__IN_PROGRESS;  // no answer for it yet
+        break;
+      }
+      for (size_t j = 0; j < partitions.size(); ++j) {
+        if (partitions[j] == e.partition) out[j] = e.offset;
+      }
+    }
+    if (!err) return out;
+    const std::string what =
+        fmt::format("offsets of topic '{}' partition(s) {}", topic, fmt::join(partitions, ","));
+    if (!is_transient(err)) return error_status(err, what);
+    if (steady_ms() >= deadline) {
+      return arrow::Status::IOError(what, ": no answer from the Kafka cluster within ", timeout_ms,
+                                    " ms (", rd_kafka_err2str(err),
+                                    "; is the partition leader's broker down?)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+arrow::Result<std::vector<PartitionWatermarks>> Admin::watermarks(
+    const std::string& topic, const std::vector<int>& partitions) {
+  ARROW_ASSIGN_OR_RAISE(auto low, list_offsets(topic, partitions, kOffsetEarliest));
+  ARROW_ASSIGN_OR_RAISE(auto high, list_offsets(topic, partitions, kOffsetLatest));
+  std::vector<PartitionWatermarks> out(partitions.size());
+  for (size_t i = 0; i < partitions.size(); ++i) out[i] = {low[i], std::max(low[i], high[i])};
+  return out;
+}
+
 arrow::Result<PartitionWatermarks> Admin::watermarks(const std::string& topic, int partition) {
-  PartitionWatermarks w;
-  auto err = rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &w.low, &w.high,
-                                              kRequestTimeoutMs);
-  // A topic created a moment ago (repartition topics of workers) may have no leader yet, and a
-  // leader may be moving: retry those for a while rather than failing the job that asks.
-  for (int attempt = 0; attempt < 50 && (err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
-                                         err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-                                         err == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE ||
-                                         err == RD_KAFKA_RESP_ERR__TRANSPORT);
-       ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    err = rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &w.low, &w.high,
-                                           kRequestTimeoutMs);
-  }
-  if (err) {
-    return error_status(err,
-                        "offsets of topic '" + topic + "' partition " + std::to_string(partition));
-  }
-  return w;
+  ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, std::vector<int>{partition}));
+  return w[0];
 }
 
 arrow::Result<std::vector<int64_t>> Admin::offsets_for_time(const std::string& topic,
                                                             int partitions, int64_t timestamp_ms) {
-  TopicPartitionList list(rd_kafka_topic_partition_list_new(partitions));
+  std::vector<int> all(size_t(partitions), 0);
+  for (int p = 0; p < partitions; ++p) all[size_t(p)] = p;
+  ARROW_ASSIGN_OR_RAISE(auto out, list_offsets(topic, all, std::max<int64_t>(0, timestamp_ms)));
   for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = timestamp_ms;
-  }
-  const auto err = rd_kafka_offsets_for_times(rk_, list.get(), kRequestTimeoutMs);
-  if (err) return error_status(err, "offsets for a timestamp in topic '" + topic + "'");
-  std::vector<int64_t> out(size_t(partitions), 0);
-  for (int i = 0; i < list->cnt; ++i) {
-    const auto& e = list->elems[i];
-    if (e.err) return error_status(e.err, "offsets for a timestamp in topic '" + topic + "'");
-    int64_t offset = e.offset;
-    if (offset < 0) {  // no record at or after the time: the end of the partition
-      ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, e.partition));
-      offset = w.high;
-    }
-    out[size_t(e.partition)] = offset;
+    if (out[size_t(p)] >= 0) continue;
+    // No record at or after the time: the end of the partition.
+    ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, p));
+    out[size_t(p)] = w.high;
   }
   return out;
 }

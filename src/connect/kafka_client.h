@@ -63,9 +63,16 @@ arrow::Result<Handle> make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf);
 int hash_key_partition(std::string_view partition_key, int partitions);
 
 struct PartitionWatermarks {
-  int64_t low = 0;   // first retained offset
-  int64_t high = 0;  // next offset to be written
+  int64_t low = 0;  // first retained offset
+  // The end: the next offset to be written, or for a handle with isolation.level =
+  // read_committed (librdkafka's default) the last stable offset (the first offset of a
+  // transaction still open), the end a read_committed consumer reaches.
+  int64_t high = 0;
 };
+
+/// ListOffsets "timestamps" of list_offsets().
+constexpr int64_t kOffsetEarliest = -2;
+constexpr int64_t kOffsetLatest = -1;
 
 /// Topic administration and metadata over one handle (a producer, which needs no group).
 class Admin {
@@ -85,7 +92,21 @@ class Admin {
   arrow::Status delete_topic(const std::string& topic);
   /// Grows the topic to `partitions` partitions (Kafka cannot shrink a topic).
   arrow::Status create_partitions(const std::string& topic, int partitions);
+  /// First and end offsets of a partition. Through ListOffsets with a timeout (never
+  /// rd_kafka_query_watermark_offsets, which blocks forever once the partition leader's broker
+  /// is down in librdkafka < 2.3); fails with a timeout error naming the topic instead.
   arrow::Result<PartitionWatermarks> watermarks(const std::string& topic, int partition);
+  /// The same for several partitions of a topic in one request per broker.
+  arrow::Result<std::vector<PartitionWatermarks>> watermarks(const std::string& topic,
+                                                             const std::vector<int>& partitions);
+  /// ListOffsets for `partitions` of `topic` at `timestamp`: kOffsetEarliest, kOffsetLatest, or
+  /// a time in ms (the first offset whose timestamp is >= it; -1 for a partition without one).
+  /// Errors a partition shows while its leader moves or loads are retried; gives up with a
+  /// timeout error after `timeout_ms` (the broker is down or unreachable).
+  arrow::Result<std::vector<int64_t>> list_offsets(const std::string& topic,
+                                                   const std::vector<int>& partitions,
+                                                   int64_t timestamp,
+                                                   int timeout_ms = kRequestTimeoutMs);
   /// For each partition, the first offset whose timestamp is >= `timestamp_ms`, or the high
   /// watermark when there is none.
   arrow::Result<std::vector<int64_t>> offsets_for_time(const std::string& topic, int partitions,

@@ -16,6 +16,8 @@
 // Kafka transaction per checkpoint, committed in commit(); read_committed consumers see nothing
 // of an aborted or unfinished one).
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -111,6 +113,12 @@ struct KafkaSinkOptions {
   Partitioner partitioner = Partitioner::kDefault;
   Guarantee guarantee = Guarantee::kAtLeastOnce;
   std::string transactional_id_prefix;
+  // A stream table's exactly-once sink without 'sink.transactional-id-prefix': the prefix is
+  // derived in open() from the job's name and the topic, plus `-<worker id>` under run --worker;
+  // a job without 'pipeline.name' (it cannot resume) gets a unique one, not fencing a namesake.
+  bool derive_transactional_id = false;
+  bool resumable = true;
+  std::string worker_id;
   KeyMode key_mode = KeyMode::kNone;
   std::vector<int> key_columns;
   std::string key_delimiter = "|";
@@ -969,6 +977,16 @@ class KafkaSink final : public exec::Sink {
   arrow::Status open(const exec::OperatorContext& context) override {
     subtask_ = context.subtask;
     props_ = options_.properties;
+    if (options_.guarantee == Guarantee::kExactlyOnce && options_.derive_transactional_id &&
+        options_.transactional_id_prefix.empty()) {
+      std::string prefix = fmt::format("roadpulse-{}-{}", context.job_name, options_.topic);
+      if (!options_.worker_id.empty()) prefix += "-" + options_.worker_id;
+      if (!options_.resumable) {
+        prefix += fmt::format("-{}-{}", ::getpid(),
+                              std::chrono::steady_clock::now().time_since_epoch().count());
+      }
+      options_.transactional_id_prefix = std::move(prefix);
+    }
     if (!props_.count("client.id")) props_["client.id"] = "roadpulse-" + name();
     // Java's default partitioner (murmur2 of the key), so keys land where Java producers put them.
     if (options_.partitioner == Partitioner::kDefault && !props_.count("partitioner")) {
@@ -1658,6 +1676,8 @@ arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(
     default:
       return arrow::Status::Invalid("start position not supported on the Kafka streams backend");
   }
+  // Only what exactly-once sinks committed; bounded reads end at the last stable offset.
+  if (!o.properties.count("isolation.level")) o.properties["isolation.level"] = "read_committed";
   o.bounded = bounded ? BoundedMode::kLatest : BoundedMode::kUnbounded;
   o.create_if_missing = table.create_if_missing;
   o.create_partitions = table.shards;
@@ -1668,8 +1688,8 @@ arrow::Result<std::unique_ptr<exec::Source>> make_kafka_stream_source(
 
 arrow::Result<std::unique_ptr<exec::Sink>> make_kafka_stream_sink(
     const std::string& connector, const KafkaStreamTable& table, std::vector<int> key_columns,
-    std::string key_delimiter, std::unique_ptr<RecordEncoder> encoder,
-    kafka::Properties properties) {
+    std::string key_delimiter, std::unique_ptr<RecordEncoder> encoder, kafka::Properties properties,
+    KafkaStreamDelivery delivery) {
   KafkaSinkOptions o;
   o.connector = connector;
   o.topic = table.stream;
@@ -1678,7 +1698,23 @@ arrow::Result<std::unique_ptr<exec::Sink>> make_kafka_stream_sink(
   // Records are keyed and routed as on the embedded log: the Kinesis partition key as the
   // message key, the partition = the shard index its MD5 hash key falls in.
   o.partitioner = Partitioner::kHashKey;
-  o.guarantee = Guarantee::kAtLeastOnce;
+  if (delivery.guarantee == "exactly-once") {
+    // One transaction per checkpoint, as the kafka connector's exactly-once mode.
+    o.guarantee = Guarantee::kExactlyOnce;
+    o.transactional_id_prefix = delivery.transactional_id_prefix;
+    o.derive_transactional_id = true;
+    o.resumable = !session_value(table.session, "pipeline.name").empty();
+    o.worker_id = session_value(table.session, kWorkerIdKey);
+    if (!o.transactional_id_prefix.empty() && !o.worker_id.empty()) {
+      o.transactional_id_prefix += "-" + o.worker_id;
+    }
+  } else if (delivery.guarantee == "at-least-once") {
+    o.guarantee = Guarantee::kAtLeastOnce;
+  } else {
+    return arrow::Status::Invalid(
+        "option 'sink.delivery-guarantee' must be at-least-once or exactly-once, got '",
+        delivery.guarantee, "'");
+  }
   o.key_mode = KeyMode::kStreamKey;
   o.key_columns = std::move(key_columns);
   o.key_delimiter = std::move(key_delimiter);

@@ -584,6 +584,21 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
     OptionReader reader(name, spec.options);
     ARROW_ASSIGN_OR_RAISE(auto table, stream_options(reader, kinesis));
     const std::string delimiter = reader.get_or("sink.partitioner-field-delimiter", "|");
+    // At-least-once or exactly-once (Kafka transactions) on the Kafka backend; the table option
+    // wins over the session's default. The embedded log's sink is exactly-once on restore anyway.
+    KafkaStreamDelivery delivery;
+    if (auto it = spec.session.find(kStreamsSinkGuaranteeKey); it != spec.session.end()) {
+      delivery.guarantee = it->second;
+    }
+    const bool own_guarantee = spec.options.count("sink.delivery-guarantee") > 0;
+    delivery.guarantee = reader.get_or("sink.delivery-guarantee", delivery.guarantee);
+    if (delivery.guarantee != "at-least-once" && delivery.guarantee != "exactly-once") {
+      return arrow::Status::Invalid(
+          own_guarantee ? std::string("option 'sink.delivery-guarantee'")
+                        : "session option '" + std::string(kStreamsSinkGuaranteeKey) + "'",
+          " must be at-least-once or exactly-once, got '", delivery.guarantee, "'");
+    }
+    delivery.transactional_id_prefix = reader.get_or("sink.transactional-id-prefix", "");
     reader.allow_prefix("sink.");
     reader.allow_prefix("scan.");
     ARROW_ASSIGN_OR_RAISE(auto encoder, make_encoder(reader, spec.schema));
@@ -602,7 +617,8 @@ ConnectorEntry make_entry(const std::string& name, bool kinesis) {
       return make_kafka_stream_sink(
           name,
           {table.stream, table.create_if_missing, table.shards, spec.table->name, spec.session},
-          std::move(key_columns), delimiter, std::move(encoder), std::move(*kafka_backend));
+          std::move(key_columns), delimiter, std::move(encoder), std::move(*kafka_backend),
+          std::move(delivery));
     }
     ARROW_ASSIGN_OR_RAISE(auto log, context.log());
     return std::make_unique<StreamSink>(name, std::move(table), std::move(key_columns), delimiter,

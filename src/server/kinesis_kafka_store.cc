@@ -324,7 +324,14 @@ class KafkaStreamStore final : public log::LogStore {
         m.reset(rd_kafka_consumer_poll(reader->consumer.get(), int(std::min<int64_t>(left, 100))));
         if (!m) continue;
       }
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        // read_committed: the end (the last stable offset) can lie past the last record handed
+        // out, behind transaction markers and aborted records; continue from there.
+        if (m->partition == shard.value && m->offset > int64_t(result.next.value)) {
+          result.next = log::SequenceNumber{uint64_t(m->offset)};
+        }
+        break;
+      }
       if (m->err) {
         status = arrow::Status::IOError("reading stream ", topic, " ", shard.to_string(),
                                         " on Kafka: ", rd_kafka_message_errstr(m.get()));
@@ -476,76 +483,22 @@ class KafkaStreamStore final : public log::LogStore {
     if (--call->remaining == 0) call->cv.notify_all();
   }
 
-  // Errors a partition shows while its leader is being elected or loaded (right after the
-  // topic was created, or during a broker restart): asked again until the request timeout.
-  static bool is_transient(rd_kafka_resp_err_t err) {
-    switch (err) {
-      case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
-      case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-      case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
-      case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
-      case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
-      case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
-      case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
-      case RD_KAFKA_RESP_ERR__TRANSPORT:
-      case RD_KAFKA_RESP_ERR__TIMED_OUT:
-      case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  // ListOffsets for `partitions` of `topic` at `timestamp` (-2: the first retained offset, -1:
-  // the end, >= 0: the first offset at or after that time; -1 per partition when there is none).
-  // Through rd_kafka_offsets_for_times, which keeps its timeout: rd_kafka_query_watermark_offsets
-  // blocks forever once the partition leader's broker is down (librdkafka < 2.3, #4460).
+  // ListOffsets with a timeout (kafka::Admin::list_offsets): rd_kafka_query_watermark_offsets
+  // blocks forever once the partition leader's broker is down (librdkafka < 2.3).
   arrow::Result<std::vector<int64_t>> list_offsets(const std::string& topic,
                                                    const std::vector<int>& partitions,
                                                    int64_t timestamp) {
-    const int64_t deadline = steady_ms() + kafka::kRequestTimeoutMs;
-    while (true) {
-      kafka::TopicPartitionList list(rd_kafka_topic_partition_list_new(int(partitions.size())));
-      for (int p : partitions) {
-        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = timestamp;
-      }
-      auto err = rd_kafka_offsets_for_times(producer_.get(), list.get(), 5000);
-      std::vector<int64_t> out(partitions.size(), -1);
-      for (int i = 0; !err && i < list->cnt; ++i) {
-        const auto& e = list->elems[i];
-        if (e.err) {
-          err = e.err;
-          break;
-        }
-        if (timestamp < 0 && e.offset < 0) {
-          err = RD_KAFKA_RESP_ERR__IN_PROGRESS;  // no answer for it yet
-          break;
-        }
-        for (size_t j = 0; j < partitions.size(); ++j) {
-          if (partitions[j] == e.partition) out[j] = e.offset;
-        }
-      }
-      if (!err) return out;
-      if ((!is_transient(err) && err != RD_KAFKA_RESP_ERR__IN_PROGRESS) || steady_ms() > deadline) {
-        return kafka::error_status(err, fmt::format("offsets of stream {}", topic));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    return admin_->list_offsets(topic, partitions, timestamp);
   }
 
+  // Low watermark and end; the end is the last stable offset (reads are read_committed).
   arrow::Result<std::vector<kafka::PartitionWatermarks>> watermarks(
       const std::string& topic, const std::vector<int>& partitions) {
-    ARROW_ASSIGN_OR_RAISE(auto low, list_offsets(topic, partitions, -2));
-    ARROW_ASSIGN_OR_RAISE(auto high, list_offsets(topic, partitions, -1));
-    std::vector<kafka::PartitionWatermarks> out(partitions.size());
-    for (size_t i = 0; i < partitions.size(); ++i) out[i] = {low[i], std::max(low[i], high[i])};
-    return out;
+    return admin_->watermarks(topic, partitions);
   }
 
   arrow::Result<kafka::PartitionWatermarks> watermarks(const std::string& topic, int partition) {
-    ARROW_ASSIGN_OR_RAISE(auto w, watermarks(topic, std::vector<int>{partition}));
-    return w[0];
+    return admin_->watermarks(topic, partition);
   }
 
   // The first offset of `partition` whose timestamp is >= `timestamp_ms`, else its end.
@@ -640,6 +593,9 @@ class KafkaStreamStore final : public log::LogStore {
       props["enable.auto.commit"] = "false";
       props["enable.auto.offset.store"] = "false";
       props["enable.partition.eof"] = "true";
+      // Only committed records (of exactly-once sinks' transactions); also librdkafka's default,
+      // and what the producer handle's ListOffsets answers with the last stable offset for.
+      if (!props.count("isolation.level")) props["isolation.level"] = "read_committed";
       // A position that retention removed meanwhile continues at the oldest record.
       props["auto.offset.reset"] = "earliest";
       if (!props.count("fetch.wait.max.ms")) props["fetch.wait.max.ms"] = "100";

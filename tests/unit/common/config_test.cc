@@ -48,6 +48,7 @@ url = "http://127.0.0.1:9/hook"
 channels = ["ops"]
 [streams]
 backend = "kafka"
+sink_delivery_guarantee = "exactly-once"
 [streams.kafka]
 bootstrap_servers = "k1:9092"
 [streams.kafka.properties]
@@ -67,6 +68,7 @@ format = "json"
   EXPECT_EQ(config.archive.priority, "normal");
   EXPECT_NE(config.alerts.inline_toml.find("http://127.0.0.1:9/hook"), std::string::npos);
   EXPECT_EQ(config.streams.kafka_properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(config.streams.sink_delivery_guarantee, "exactly-once");
   EXPECT_EQ(config.logging.format, "json");
 
   // What config print shows parses back to the same config.
@@ -98,6 +100,9 @@ TEST(RunConfigTest, ErrorsNameTheKey) {
   EXPECT_NE(syntax.status().message().find("a.toml:1:"), std::string::npos);
   auto kafka = RunConfig::parse("[streams]\nbackend = 'kafka'\n", "a.toml");
   EXPECT_NE(kafka.status().message().find("bootstrap_servers"), std::string::npos);
+  auto guarantee = RunConfig::parse("[streams]\nsink_delivery_guarantee = 'twice'\n", "a.toml");
+  EXPECT_NE(guarantee.status().message().find("streams.sink_delivery_guarantee"),
+            std::string::npos);
 }
 
 TEST(UnitsTest, DurationsAndSizes) {
