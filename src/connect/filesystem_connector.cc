@@ -13,6 +13,11 @@
 // a partial file and a restart from a checkpoint neither loses nor repeats rows
 // (docs/checkpoints.md). PARTITIONED BY columns become `key=value` directories and are not
 // repeated inside the files, as in Flink.
+// Decoding: the source thread frames a file's records a batch at a time and decodes them on
+// 'source.decode-threads' threads (table option or session key; default: the machine's cores),
+// a few batches ahead, handing batches on in file order so positions, row order and errors are
+// the one-thread path's ('source.decode-threads' = '1': framing and decoding on the source
+// thread, no pool).
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -21,17 +26,21 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
 #include <arrow/scalar.h>
+#include <arrow/util/future.h>
+#include <arrow/util/thread_pool.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -158,18 +167,52 @@ std::map<std::string, std::string> partition_values(const fs::path& root, const 
   return out;
 }
 
+// Batches framed ahead of the one handed on, at most: bounds the memory of the decode pool.
+constexpr int kMaxBatchesInFlight = 3;
+
+// 'source.decode-threads' (table option, else session key, else the machine's cores).
+arrow::Result<int> decode_threads(OptionReader& reader,
+                                  const std::map<std::string, std::string>& session) {
+  static constexpr const char* kKey = "source.decode-threads";
+  std::optional<std::string> text = reader.get(kKey);
+  std::string where = "filesystem option";
+  if (!text) {
+    auto it = session.find(kKey);
+    if (it != session.end()) {
+      text = it->second;
+      where = "session key";
+    }
+  }
+  if (!text) return int(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  int threads = 0;
+  const auto parsed = std::from_chars(text->data(), text->data() + text->size(), threads);
+  if (parsed.ec != std::errc() || parsed.ptr != text->data() + text->size() || threads < 1 ||
+      threads > 64) {
+    return arrow::Status::Invalid(where, " '", kKey, "' must be an integer from 1 to 64, got '",
+                                  *text, "'");
+  }
+  return threads;
+}
+
 class FileSource final : public exec::Source {
  public:
   FileSource(fs::path root, std::string format, bool skip_header,
-             std::unique_ptr<RecordDecoder> decoder, exec::SourceSpec spec,
+             std::vector<std::unique_ptr<RecordDecoder>> decoders,
+             std::shared_ptr<arrow::internal::ThreadPool> pool, exec::SourceSpec spec,
              std::vector<int> partition_columns, int64_t batch_rows)
       : root_(std::move(root)),
         format_(std::move(format)),
         skip_header_(skip_header),
-        decoder_(std::move(decoder)),
+        decoders_(std::move(decoders)),
+        pool_(std::move(pool)),
         spec_(std::move(spec)),
         partition_columns_(std::move(partition_columns)),
-        batch_rows_(batch_rows) {}
+        batch_rows_(batch_rows) {
+    for (size_t i = 0; i < decoders_.size(); ++i) free_decoders_.push_back(i);
+  }
+
+  // Decode tasks read the mapped file and the framed views: they finish before either goes.
+  ~FileSource() override { drain(); }
 
   std::string name() const override { return "filesystem:" + root_.string(); }
   bool bounded() const override { return true; }
@@ -180,8 +223,9 @@ class FileSource final : public exec::Source {
     return arrow::Status::OK();
   }
 
-  // The next record to read: the file (relative to 'path', files being read in name order) and
-  // the record's index in it. Text, one field a line: magic + version, index, record, file.
+  // The next record to hand on (batches decoded ahead do not count): the file (relative to
+  // 'path', files being read in name order) and the record's index in it. Text, one field a
+  // line: magic + version, index, record, file.
   arrow::Result<std::shared_ptr<arrow::Buffer>> snapshot_position(int64_t) override {
     size_t file = file_;
     size_t record = 0;
@@ -210,23 +254,41 @@ class FileSource final : public exec::Source {
         skip_until_.reset();
       }
     }
-    ARROW_ASSIGN_OR_RAISE(bool fast, frame(size_t(batch_rows_)));
-    ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->decode(framed_));
-    if (fast && (!decoded.errors.empty() || decoded.batch->num_rows() < int64_t(framed_.size()))) {
+    ARROW_RETURN_NOT_OK(fill());
+    std::unique_ptr<Batch> batch = std::move(inflight_.front());
+    inflight_.pop_front();
+    arrow::Result<exec::DecodedBatch> result = batch->decoded.result();
+    free_decoders_.push_back(batch->decoder);
+    ARROW_ASSIGN_OR_RAISE(auto decoded, std::move(result));
+    if (batch->fast &&
+        (!decoded.errors.empty() || decoded.batch->num_rows() < int64_t(batch->records.size()))) {
       // A line that only looked like one object: frame this batch exactly and decode again, so
       // the records and errors are the byte-by-byte splitter's.
-      ARROW_RETURN_NOT_OK(frame_exact(size_t(batch_rows_)));
-      ARROW_ASSIGN_OR_RAISE(decoded, decoder_->decode(framed_));
+      const JsonSplit fast_split = batch->split;
+      ARROW_RETURN_NOT_OK(frame_exact(batch.get()));
+      if (batch->split.consumed != fast_split.consumed || batch->split.line != fast_split.line) {
+        // The batches framed after it start elsewhere now.
+        drain();
+        cursor_offset_ = batch->offset + batch->split.consumed;
+        cursor_line_ = batch->split.line;
+        cursor_record_ = record_ + batch->records.size();
+      }
+      ARROW_ASSIGN_OR_RAISE(decoded, decoders_[batch->decoder]->decode(batch->records));
     }
     if (!decoded.errors.empty()) {
       const auto& e = decoded.errors.front();
       return arrow::Status::Invalid("file '", current_.string(), "' line ",
-                                    framed_lines_[size_t(e.index)], ": ", e.reason,
+                                    batch->lines[size_t(e.index)], ": ", e.reason,
                                     " (set the format's ignore-parse-errors option to skip)");
     }
-    rejected_ += int64_t(framed_.size()) - decoded.batch->num_rows();
-    advance();
-    if (json_) bytes_.release_before(offset_);
+    rejected_ += int64_t(batch->records.size()) - decoded.batch->num_rows();
+    record_ += batch->records.size();
+    if (json_) {
+      offset_ = batch->offset + batch->split.consumed;
+      bytes_.release_before(offset_);
+    }
+    // The next batches decode while this one goes through the job.
+    if (pool_) ARROW_RETURN_NOT_OK(fill());
     ARROW_ASSIGN_OR_RAISE(chunk.batch, fill_partitions(decoded.batch));
     read_ += chunk.batch->num_rows();
     return chunk;
@@ -236,6 +298,18 @@ class FileSource final : public exec::Source {
 
  private:
   static constexpr const char* kPositionMagic = "filesystem-position";
+
+  // Records of the loaded file framed for one decode, and where they end.
+  struct Batch {
+    std::vector<std::string_view> records;
+    std::vector<int64_t> lines;  // each record's first line
+    bool fast = false;           // framed by the NDJSON fast path
+    size_t offset = 0;           // json: the batch's first byte and line
+    int64_t line = 1;
+    JsonSplit split;  // json: bytes consumed from `offset`, line after them
+    size_t decoder = 0;
+    arrow::Future<exec::DecodedBatch> decoded;
+  };
 
   arrow::Status restore(const std::string& position) {
     std::istringstream in(position);
@@ -268,6 +342,7 @@ class FileSource final : public exec::Source {
         "', which is no longer there; delete the pipeline's checkpoints to read from the start");
   }
 
+  // Called with nothing in flight (a file is handed on whole before the next is mapped).
   arrow::Status load(const fs::path& file) {
     loaded_ = true;
     current_ = file;
@@ -276,80 +351,123 @@ class FileSource final : public exec::Source {
     lines_.clear();
     record_ = 0;
     offset_ = 0;
-    line_ = 1;
     json_ = format_ == "json";
     partitions_ = partition_values(root_, file);
+    cursor_record_ = 0;
+    cursor_offset_ = 0;
+    cursor_line_ = 1;
     if (json_) {
       // JSON is framed a batch at a time as it is decoded (the batch's bytes are still in the
       // cache when the decoder reads them); skipping whitespace first tells an empty file.
       JsonSplit split;
-      framed_.clear();
-      framed_lines_.clear();
-      if (!exec::split_json_lines(bytes_.bytes(), 1, 0, &framed_, &framed_lines_, &split)) {
-        split = {};
-      }
-      offset_ = split.consumed;
-      line_ = split.line;
+      std::vector<std::string_view> none;
+      std::vector<int64_t> no_lines;
+      if (!exec::split_json_lines(bytes_.bytes(), 1, 0, &none, &no_lines, &split)) split = {};
+      offset_ = cursor_offset_ = split.consumed;
+      cursor_line_ = split.line;
       if (skip_header_) ARROW_RETURN_NOT_OK(skip_records(1));
       return arrow::Status::OK();
     }
     auto st = split_records(format_, bytes_.bytes(), &records_, &lines_);
     if (!st.ok()) return arrow::Status::Invalid("file '", file.string(), "': ", st.message());
-    if (skip_header_ && !records_.empty()) record_ = 1;
+    if (skip_header_ && !records_.empty()) record_ = cursor_record_ = 1;
     return arrow::Status::OK();
   }
 
+  // Every record of the loaded file was handed on.
   bool file_finished() const {
     if (!loaded_) return true;
     return json_ ? offset_ >= bytes_.bytes().size() : record_ >= records_.size();
   }
 
-  // Frames the next records of the loaded file (at most `max`) into framed_/framed_lines_.
-  // Returns whether the NDJSON fast path framed them.
-  arrow::Result<bool> frame(size_t max) {
-    framed_.clear();
-    framed_lines_.clear();
-    if (!json_) {
-      const size_t end = std::min(records_.size(), record_ + max);
-      framed_.assign(records_.begin() + ptrdiff_t(record_), records_.begin() + ptrdiff_t(end));
-      framed_lines_.assign(lines_.begin() + ptrdiff_t(record_), lines_.begin() + ptrdiff_t(end));
-      return false;
-    }
-    if (exec::split_json_lines(bytes_.bytes().substr(offset_), line_, max, &framed_, &framed_lines_,
-                               &next_split_)) {
-      return true;
-    }
-    ARROW_RETURN_NOT_OK(frame_exact(max));
-    return false;
+  // Every record of the loaded file was framed.
+  bool cursor_at_end() const {
+    return json_ ? cursor_offset_ >= bytes_.bytes().size() : cursor_record_ >= records_.size();
   }
 
-  arrow::Status frame_exact(size_t max) {
-    framed_.clear();
-    framed_lines_.clear();
-    auto split = exec::split_json_objects(bytes_.bytes().substr(offset_), line_, max, &framed_,
-                                          &framed_lines_);
-    if (!split.ok()) {
-      return arrow::Status::Invalid("file '", current_.string(), "': ", split.status().message());
+  // Frames batches from the cursor and starts decoding them, up to one per decoder.
+  arrow::Status fill() {
+    while (!free_decoders_.empty() && !cursor_at_end()) {
+      auto batch = std::make_unique<Batch>();
+      ARROW_RETURN_NOT_OK(frame(size_t(batch_rows_), batch.get()));
+      batch->decoder = free_decoders_.front();
+      free_decoders_.pop_front();
+      advance_cursor(*batch);
+      RecordDecoder* decoder = decoders_[batch->decoder].get();
+      const Batch* framed = batch.get();
+      if (pool_) {
+        ARROW_ASSIGN_OR_RAISE(batch->decoded, pool_->Submit([decoder, framed] {
+          return decoder->decode(framed->records);
+        }));
+      } else {
+        batch->decoded =
+            arrow::Future<exec::DecodedBatch>::MakeFinished(decoder->decode(batch->records));
+      }
+      inflight_.push_back(std::move(batch));
     }
-    next_split_ = *split;
     return arrow::Status::OK();
   }
 
-  // Moves past the framed records.
-  void advance() {
-    record_ += framed_.size();
+  // Waits for the batches in flight and drops them.
+  void drain() {
+    for (auto& batch : inflight_) {
+      batch->decoded.Wait();
+      free_decoders_.push_back(batch->decoder);
+    }
+    inflight_.clear();
+  }
+
+  // Frames the next records at the cursor (at most `max`) into `batch`.
+  arrow::Status frame(size_t max, Batch* batch) {
+    batch->offset = cursor_offset_;
+    batch->line = cursor_line_;
+    if (!json_) {
+      const size_t end = std::min(records_.size(), cursor_record_ + max);
+      batch->records.assign(records_.begin() + ptrdiff_t(cursor_record_),
+                            records_.begin() + ptrdiff_t(end));
+      batch->lines.assign(lines_.begin() + ptrdiff_t(cursor_record_),
+                          lines_.begin() + ptrdiff_t(end));
+      return arrow::Status::OK();
+    }
+    if (exec::split_json_lines(bytes_.bytes().substr(cursor_offset_), cursor_line_, max,
+                               &batch->records, &batch->lines, &batch->split)) {
+      batch->fast = true;
+      return arrow::Status::OK();
+    }
+    return frame_exact(batch);
+  }
+
+  // Frames `batch` again from its first byte with the byte-by-byte splitter.
+  arrow::Status frame_exact(Batch* batch) {
+    batch->records.clear();
+    batch->lines.clear();
+    batch->fast = false;
+    auto split = exec::split_json_objects(bytes_.bytes().substr(batch->offset), batch->line,
+                                          size_t(batch_rows_), &batch->records, &batch->lines);
+    if (!split.ok()) {
+      return arrow::Status::Invalid("file '", current_.string(), "': ", split.status().message());
+    }
+    batch->split = *split;
+    return arrow::Status::OK();
+  }
+
+  void advance_cursor(const Batch& batch) {
+    cursor_record_ += batch.records.size();
     if (json_) {
-      offset_ += next_split_.consumed;
-      line_ = next_split_.line;
+      cursor_offset_ = batch.offset + batch.split.consumed;
+      cursor_line_ = batch.split.line;
     }
   }
 
-  // Skips `count` records of the loaded file (a restored position) without decoding them.
+  // Skips `count` records of the just loaded file (a restored position) without decoding them.
   arrow::Status skip_records(size_t count) {
-    while (record_ < count && !file_finished()) {
-      ARROW_RETURN_NOT_OK(frame(std::min<size_t>(count - record_, 1 << 16)).status());
-      advance();
+    while (cursor_record_ < count && !cursor_at_end()) {
+      Batch batch;
+      ARROW_RETURN_NOT_OK(frame(std::min<size_t>(count - cursor_record_, 1 << 16), &batch));
+      advance_cursor(batch);
     }
+    record_ = cursor_record_;
+    offset_ = cursor_offset_;
     return arrow::Status::OK();
   }
 
@@ -382,7 +500,9 @@ class FileSource final : public exec::Source {
   fs::path root_;
   std::string format_;
   bool skip_header_;
-  std::unique_ptr<RecordDecoder> decoder_;
+  std::vector<std::unique_ptr<RecordDecoder>> decoders_;  // one per batch in flight
+  std::deque<size_t> free_decoders_;
+  std::shared_ptr<arrow::internal::ThreadPool> pool_;  // null: decode on the source thread
   exec::SourceSpec spec_;
   std::vector<int> partition_columns_;  // positions in the read schema
   int64_t batch_rows_;
@@ -394,13 +514,14 @@ class FileSource final : public exec::Source {
   // csv/raw: every record of the loaded file, split when loaded.
   std::vector<std::string_view> records_;
   std::vector<int64_t> lines_;
-  size_t record_ = 0;  // index of the loaded file's next record
-  // json: the next record's byte offset and line; framed a batch at a time.
+  // Handed on: the loaded file's next record (index; json: byte offset).
+  size_t record_ = 0;
   size_t offset_ = 0;
-  int64_t line_ = 1;
-  JsonSplit next_split_;
-  std::vector<std::string_view> framed_;  // the batch being decoded
-  std::vector<int64_t> framed_lines_;
+  // Framed: where the next batch starts (ahead of the above by the batches in flight).
+  size_t cursor_record_ = 0;
+  size_t cursor_offset_ = 0;
+  int64_t cursor_line_ = 1;
+  std::deque<std::unique_ptr<Batch>> inflight_;  // in file order
   bool loaded_ = false;
   std::optional<size_t> skip_until_;  // restored: records of the next file already read
   std::map<std::string, std::string> partitions_;
@@ -640,15 +761,29 @@ ConnectorEntry filesystem_connector() {
     }
     reader.allow_prefix("sink.");
     reader.get("partition.default-name");
+    ARROW_ASSIGN_OR_RAISE(int threads, decode_threads(reader, spec.session));
     ARROW_ASSIGN_OR_RAISE(auto decoder, make_decoder(reader, spec));
     ARROW_RETURN_NOT_OK(reader.check_unknown());
+    // One decoder per batch in flight: a decoder's builders serve one batch at a time.
+    std::vector<std::unique_ptr<RecordDecoder>> decoders;
+    decoders.push_back(std::move(decoder));
+    const int depth = threads > 1 ? std::min(threads + 1, kMaxBatchesInFlight) : 1;
+    while (int(decoders.size()) < depth) {
+      OptionReader again("filesystem", spec.options);
+      ARROW_ASSIGN_OR_RAISE(auto more, make_decoder(again, spec));
+      decoders.push_back(std::move(more));
+    }
+    std::shared_ptr<arrow::internal::ThreadPool> pool;
+    if (threads > 1) {
+      ARROW_ASSIGN_OR_RAISE(pool, arrow::internal::ThreadPool::Make(threads));
+    }
     std::vector<int> partition_columns;
     for (const auto& key : spec.table->partition_keys) {
       const int i = spec.read_schema->GetFieldIndex(key);
       if (i >= 0) partition_columns.push_back(i);
     }
-    return std::make_unique<FileSource>(path, format, skip_header, std::move(decoder), spec,
-                                        std::move(partition_columns), 4096);
+    return std::make_unique<FileSource>(path, format, skip_header, std::move(decoders),
+                                        std::move(pool), spec, std::move(partition_columns), 4096);
   };
   entry.make_sink = [](const exec::SinkSpec& spec,
                        ConnectContext& context) -> arrow::Result<std::unique_ptr<exec::Sink>> {

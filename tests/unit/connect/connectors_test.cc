@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <arrow/array.h>
 #include <arrow/testing/gtest_util.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -227,6 +228,113 @@ TEST_F(ConnectorsTest, FilesystemJsonFramingMatchesTheExactSplitter) {
     EXPECT_EQ(summary.sinks[0].rows_written, 1) << ignore;
     EXPECT_THAT(printed(), testing::EndsWith("[9000, 40504500]\n")) << ignore;
   }
+}
+
+// Decoding on a pool of threads hands on what one thread gives: the same rows in the same order,
+// the same rejected records and the same first error (with its line), and a position taken
+// while batches are decoded ahead resumes where the handed-on rows end.
+TEST_F(ConnectorsTest, FilesystemDecodeThreadsMatchOneThread) {
+  std::string text;
+  for (int i = 1; i <= 30000; ++i) {
+    if (i % 997 == 0) {
+      text += fmt::format("{{\"id\": \"bad{}\", \"s\": \"x\"}}\n", i);  // rejected
+    } else if (i == 5000) {
+      text += "{\"id\": 5000, \"s\": \"a\"} {\"id\": 50000, \"s\": \"b\"}\n";  // re-framed
+    } else if (i >= 12000 && i < 12003) {
+      text += fmt::format("{{\n  \"id\": {},\n  \"s\": \"indented\"\n}}\n", i);
+    } else {
+      text += fmt::format("{{\"id\": {}, \"s\": \"v{}\"}}{}\n", i, i % 7, i % 5 == 0 ? " \r" : "");
+    }
+  }
+  std::ofstream(dir_ / "mixed.json") << text;
+  for (const std::string ignore : {"true", "false"}) {
+    ASSERT_OK(run(fmt::format(R"(
+      CREATE TABLE src_{0} (id BIGINT, s STRING) WITH ('connector' = 'filesystem',
+        'path' = '{1}', 'format' = 'json', 'json.ignore-parse-errors' = '{0}');
+    )",
+                              ignore, (dir_ / "mixed.json").string()))
+                  .status());
+  }
+  struct Read {
+    std::vector<std::string> rows;
+    int64_t rejected = 0;
+    arrow::Status status;
+    std::vector<size_t> batch_rows;
+    std::vector<std::shared_ptr<arrow::Buffer>> positions;  // after each batch
+  };
+  // Reads `table` to its end (or its error), from `restored` when given.
+  auto read = [&](const std::string& table, int threads,
+                  std::shared_ptr<arrow::Buffer> restored = nullptr) {
+    Read out;
+    auto catalog_table = session_.catalog().table(table);
+    exec::SourceSpec spec;
+    spec.table = catalog_table;
+    spec.read_columns = catalog_table->physical_column_indices();
+    spec.read_schema = catalog_table->physical_schema().to_arrow();
+    spec.options = catalog_table->options;
+    spec.options["source.decode-threads"] = std::to_string(threads);
+    auto source = registry_->make_source(spec).ValueOrDie();
+    exec::OperatorContext context;
+    context.restored_state = std::move(restored);
+    out.status = source->open(context);
+    while (out.status.ok()) {
+      auto chunk = source->next(0);
+      if (!chunk.ok()) {
+        out.status = chunk.status();
+        break;
+      }
+      if (chunk->end_of_input) break;
+      const auto& ids = static_cast<const arrow::Int64Array&>(*chunk->batch->column(0));
+      const auto& ss = static_cast<const arrow::StringArray&>(*chunk->batch->column(1));
+      for (int64_t r = 0; r < chunk->batch->num_rows(); ++r) {
+        out.rows.push_back(fmt::format("{}:{}", ids.Value(r), ss.GetView(r)));
+      }
+      out.batch_rows.push_back(size_t(chunk->batch->num_rows()));
+      out.positions.push_back(source->snapshot_position(1).ValueOrDie());
+    }
+    out.rejected = source->metrics().records_rejected;
+    return out;
+  };
+  const Read one = read("src_true", 1);
+  ASSERT_OK(one.status);
+  EXPECT_EQ(one.rows.size(), 30000u + 1 - 30);  // two objects on one line, 30 rejected
+  EXPECT_EQ(one.rejected, 30);
+  for (int threads : {2, 4}) {
+    const Read many = read("src_true", threads);
+    ASSERT_OK(many.status);
+    EXPECT_EQ(many.rows, one.rows) << threads;
+    EXPECT_EQ(many.rejected, one.rejected) << threads;
+    ASSERT_EQ(many.positions.size(), one.positions.size()) << threads;
+    for (size_t i = 0; i < one.positions.size(); ++i) {
+      EXPECT_EQ(many.positions[i]->ToString(), one.positions[i]->ToString()) << threads << " " << i;
+    }
+    // Resumed after the third batch (later ones were being decoded when the position was taken),
+    // on a pool and on one thread: the rest of the rows, exactly.
+    const size_t handed_on = many.batch_rows[0] + many.batch_rows[1] + many.batch_rows[2];
+    for (int resume_threads : {threads, 1}) {
+      const Read resumed = read("src_true", resume_threads, many.positions[2]);
+      ASSERT_OK(resumed.status);
+      EXPECT_EQ(resumed.rows,
+                std::vector<std::string>(one.rows.begin() + ptrdiff_t(handed_on), one.rows.end()))
+          << threads << " " << resume_threads;
+    }
+    // Without ignore-parse-errors the first bad record fails the read, naming its line.
+    const Read strict_one = read("src_false", 1);
+    const Read strict = read("src_false", threads);
+    EXPECT_RAISES_WITH_MESSAGE_THAT(Invalid, testing::HasSubstr("mixed.json' line 997: field 'id'"),
+                                    strict.status);
+    EXPECT_EQ(strict.status.ToString(), strict_one.status.ToString());
+    EXPECT_EQ(strict.rows, strict_one.rows);
+  }
+  // A bad setting is named.
+  exec::SourceSpec spec;
+  spec.table = session_.catalog().table("src_true");
+  spec.read_columns = spec.table->physical_column_indices();
+  spec.read_schema = spec.table->physical_schema().to_arrow();
+  spec.options = spec.table->options;
+  spec.options["source.decode-threads"] = "0";
+  EXPECT_RAISES_WITH_MESSAGE_THAT(Invalid, testing::HasSubstr("'source.decode-threads' must be"),
+                                  registry_->make_source(spec).status());
 }
 
 TEST_F(ConnectorsTest, PrintUsesFlinkRowFormat) {
