@@ -7,7 +7,8 @@
 # then runs `SELECT ID, Severity, City, County, Txn_Timestamp FROM t WHERE Severity > 3` from a
 # `filesystem` JSON source into a `blackhole` sink (the seed's table DDL, file instead of Kinesis):
 #   flink p=1, p=2  a local mini-cluster (bench/flink/FlinkSqlBench.java), streaming mode
-#   roadpulse       `roadpulse sql -f` (one core: one source thread for one file)
+#   roadpulse       `roadpulse sql -f` (the source thread frames, batches decode on both cores:
+#                   'source.decode-threads' defaults to the machine's cores)
 # Times: wall = the whole process (Flink: JVM start, planning, mini-cluster, job; roadpulse: the
 # same, natively); submit = submit -> done inside the process (Flink: planning, code generation,
 # mini-cluster start and the job, no JVM start); run = the job alone (Flink's net runtime;

@@ -20,6 +20,7 @@
 // thread, no pool).
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,7 +184,15 @@ arrow::Result<int> decode_threads(OptionReader& reader,
       where = "session key";
     }
   }
-  if (!text) return int(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  if (!text) {
+    // The cores this process may run on (a container's cpuset, taskset), not the host's.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int cores = ::sched_getaffinity(0, sizeof(set), &set) == 0
+                    ? CPU_COUNT(&set)
+                    : int(std::thread::hardware_concurrency());
+    return std::clamp(cores, 1, 8);
+  }
   int threads = 0;
   const auto parsed = std::from_chars(text->data(), text->data() + text->size(), threads);
   if (parsed.ec != std::errc() || parsed.ptr != text->data() + text->size() || threads < 1 ||

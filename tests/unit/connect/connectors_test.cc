@@ -335,6 +335,11 @@ TEST_F(ConnectorsTest, FilesystemDecodeThreadsMatchOneThread) {
   spec.options["source.decode-threads"] = "0";
   EXPECT_RAISES_WITH_MESSAGE_THAT(Invalid, testing::HasSubstr("'source.decode-threads' must be"),
                                   registry_->make_source(spec).status());
+  spec.options.erase("source.decode-threads");
+  spec.session["source.decode-threads"] = "two";
+  EXPECT_RAISES_WITH_MESSAGE_THAT(
+      Invalid, testing::HasSubstr("session key 'source.decode-threads' must be an integer"),
+      registry_->make_source(spec).status());
 }
 
 TEST_F(ConnectorsTest, PrintUsesFlinkRowFormat) {
