@@ -1,5 +1,6 @@
 #include "cli/pipeline.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -308,6 +309,7 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::start(const RunConfig& config
     if (!table || !is_stream_table(*table)) continue;
     auto stream = table->options.find("stream");
     if (stream == table->options.end()) continue;
+    pipeline->streams_.push_back(stream->second);
     if (!embedded_streams) {
       ARROW_RETURN_NOT_OK(
           ensure_kafka_topic(planned.session->config(), stream->second, config.log.default_shards));
@@ -438,6 +440,12 @@ Pipeline::~Pipeline() { stop(); }
 
 std::string Pipeline::url() const { return "http://" + app_->address(); }
 
+bool Pipeline::own_stream(const std::string& name) const {
+  std::string_view base = name;
+  if (log::is_dead_letter_stream(name)) base.remove_suffix(std::string_view(".dlq").size());
+  return std::find(streams_.begin(), streams_.end(), base) != streams_.end();
+}
+
 PipelineStats Pipeline::stats() {
   PipelineStats stats;
   // The raw and processed streams live where the Kinesis API serves them (on Kafka: topics of
@@ -447,7 +455,7 @@ PipelineStats Pipeline::stats() {
   auto streams = log->list_streams();
   if (streams.ok()) {
     for (const auto& name : *streams) {
-      if (on_kafka && name.rfind("us-accidents-data-stream-", 0) != 0) continue;
+      if (on_kafka && !own_stream(name)) continue;
       auto d = log->describe_stream(name);
       if (!d.ok()) continue;
       const int64_t records = d->totals().records;
@@ -481,11 +489,15 @@ std::string Pipeline::status_json() {
   }
   out += "],\"streams\":[";
   std::string dead = "[";
-  auto log = app_->log();
+  // Where the Kinesis API serves the streams: on Kafka, topics of a shared cluster, so only the
+  // pipeline's own (and their dead letters) are described.
+  auto log = app_->streams();
+  const bool on_kafka = log != app_->log();
   auto streams = log->list_streams();
   bool first_stream = true, first_dead = true;
   if (streams.ok()) {
     for (const auto& name : *streams) {
+      if (on_kafka && !own_stream(name)) continue;
       auto d = log->describe_stream(name);
       if (!d.ok()) continue;
       const log::StreamTotals t = d->totals();

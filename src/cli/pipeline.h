@@ -58,7 +58,8 @@ class Pipeline {
   ServerApp& app() { return *app_; }
   std::string url() const;
   PipelineStats stats();
-  /// GET /api/pipeline's JSON.
+  /// GET /api/pipeline's JSON: jobs, streams (where the Kinesis API serves them: on Kafka the
+  /// topics of the pipeline's stream tables and their dead letters), archive.
   std::string status_json();
   /// Serves until SIGINT/SIGTERM or stop(); then stops the jobs (final checkpoint).
   void run_until_signal();
@@ -66,12 +67,15 @@ class Pipeline {
 
  private:
   Pipeline() = default;
+  /// A stream of the pipeline's tables, or the dead-letter stream of one.
+  bool own_stream(const std::string& name) const;
   RunConfig config_;
   WorkerOptions worker_;
   std::unique_ptr<ServerApp> app_;
   std::vector<std::string> job_ids_;
   std::vector<std::unique_ptr<KeyedStageRunner>> stage_runners_;  // worker mode
   std::unique_ptr<archive::RawArchive> archive_;  // the raw stream's archive, when enabled
+  std::vector<std::string> streams_;              // the streams the pipeline's tables read or write
   int64_t started_ms_ = 0;
   bool stopped_ = false;
 };

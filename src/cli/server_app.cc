@@ -264,8 +264,9 @@ arrow::Result<std::unique_ptr<ServerApp>> ServerApp::open(ServerAppOptions optio
   ARROW_ASSIGN_OR_RAISE(impl->realtime_routes,
                         realtime::HttpRoutes::make(options.data_dir, impl->log.get()));
   ARROW_ASSIGN_OR_RAISE(impl->query_routes, query::QueryRoutes::make(options.data_dir));
+  // The dashboard's stream panels and feed read where the Kinesis API serves (Kafka or the log).
   ARROW_ASSIGN_OR_RAISE(impl->dashboard_routes,
-                        dashboard::HttpRoutes::make(options.data_dir, impl->log.get()));
+                        dashboard::HttpRoutes::make(options.data_dir, impl->streams.get()));
 
   connect::ConnectOptions connect_options;
   connect_options.data_dir = options.data_dir;

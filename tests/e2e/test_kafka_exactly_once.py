@@ -7,9 +7,10 @@ import json
 import signal
 import subprocess
 import time
+import uuid
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from conftest import REPO
 from kafka_broker import consume_all, kafka_bootstrap, unique  # noqa: F401
@@ -45,6 +46,16 @@ def events(roadpulse_bin, tmp_path_factory):
 def committed_ids(bootstrap, topic, isolation="read_committed"):
     return [json.loads(m[3])["ID"] for m in consume_all(bootstrap, topic, isolation=isolation,
                                                         timeout=10)]
+
+
+def high_watermarks(bootstrap, topic):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "rp-test-" + uuid.uuid4().hex})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in parts}
+    finally:
+        c.close()
 
 
 def get_records_all(client, stream, timeout=60.0):
@@ -166,3 +177,55 @@ def test_bad_sink_delivery_guarantee_is_named(roadpulse_bin, tmp_path, kafka_boo
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "'sink.delivery-guarantee' must be at-least-once or exactly-once" in proc.stderr
+
+
+def test_default_pipeline_exactly_once_from_config_and_stream_lists_on_kafka(
+        roadpulse_bin, tmp_path, kafka_bootstrap, events):
+    """`[streams] sink_delivery_guarantee = "exactly-once"`: the default pipeline's processed
+    stream is written in transactions (commit markers leave gaps in its offsets) and holds the
+    seed filter's output exactly; /api/pipeline and the dashboard's /api/streams list the
+    pipeline's topics with their Kafka record counts."""
+    from pipeline_harness import RunProcess
+    from test_kinesis_kafka import _pipeline_on_kafka
+    from conftest import free_port
+    raw, processed = unique("cfg-raw"), unique("cfg-processed")
+    port = free_port()
+    config = _pipeline_on_kafka(tmp_path, kafka_bootstrap, raw, processed, port)
+    text = config.read_text().replace('backend = "kafka"\n', 'backend = "kafka"\n'
+                                      'sink_delivery_guarantee = "exactly-once"\n')
+    config.write_text(text)
+    mine = events[:600]
+    expected = sorted(json.loads(e)["ID"] for e in mine if json.loads(e)["Severity"] > 3)
+    run = RunProcess(roadpulse_bin, config, port, tmp_path / "run.log")
+    run.start(timeout=90)
+    try:
+        client = kinesis_client(run.url)
+        for i in range(0, len(mine), 200):
+            reply = client.put_records(StreamName=raw, Records=[
+                {"Data": e.encode(), "PartitionKey": str(json.loads(e)["Severity"])}
+                for e in mine[i:i + 200]])
+            assert reply["FailedRecordCount"] == 0
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if len(committed_ids(kafka_bootstrap, processed)) >= len(expected):
+                break
+            time.sleep(0.3)
+        assert sorted(get_records_all(client, processed)) == expected
+        # Transactions: each commit marker takes an offset after the transaction's records.
+        last = {}
+        for partition, offset, _, _ in consume_all(kafka_bootstrap, processed):
+            last[partition] = max(offset, last.get(partition, -1))
+        ends = high_watermarks(kafka_bootstrap, processed)
+        assert last and all(ends[p] > o + 1 for p, o in last.items()), (last, ends)
+
+        def counts(listing, key):
+            return {s[key]: s["records"] for s in listing}
+        status = counts(run.get_json("/api/pipeline")["streams"], "name")
+        assert status.get(raw) == len(mine), status
+        assert processed in status and all(
+            name in (raw, processed) for name in status), status
+        dashboard = counts(run.get_json("/api/streams")["streams"], "name")
+        assert dashboard.get(raw) == len(mine), dashboard
+    finally:
+        rc = run.stop()
+    assert rc == 0, open(tmp_path / "run.log").read()[-3000:]
