@@ -137,6 +137,32 @@ TEST_F(ConnectorsTest, KinesisNeedsAnExistingStreamAndAcceptsAwsOptions) {
   EXPECT_RAISES_WITH_MESSAGE_THAT(Invalid, testing::HasSubstr("stream 'nope' does not exist"), st);
 }
 
+TEST_F(ConnectorsTest, StreamSinkDeliveryGuaranteeIsCheckedOnEveryBackend) {
+  const std::string gen =
+      "CREATE TABLE gen (a STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '5');\n";
+  // Accepted on the embedded log (its sink is exactly-once on restore anyway).
+  ASSERT_OK(run(gen + "CREATE TABLE s (a STRING) WITH ('connector' = 'stream', 'stream' = 'eos', "
+                      "'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once', "
+                      "'sink.transactional-id-prefix' = 'p');\nINSERT INTO s SELECT a FROM gen;")
+                .status());
+  EXPECT_EQ(read_stream("eos").size(), 5u);
+  auto st =
+      run("CREATE TABLE s2 (a STRING) WITH ('connector' = 'stream', 'stream' = 'eos', "
+          "'format' = 'json', 'sink.delivery-guarantee' = 'twice');\n"
+          "INSERT INTO s2 SELECT a FROM gen;");
+  EXPECT_RAISES_WITH_MESSAGE_THAT(
+      Invalid,
+      testing::HasSubstr(
+          "option 'sink.delivery-guarantee' must be at-least-once or exactly-once, got 'twice'"),
+      st);
+  st =
+      run("SET 'streams.sink.delivery-guarantee' = 'maybe';\n"
+          "CREATE TABLE s3 (a STRING) WITH ('connector' = 'stream', 'stream' = 'eos', "
+          "'format' = 'json');\nINSERT INTO s3 SELECT a FROM gen;");
+  EXPECT_RAISES_WITH_MESSAGE_THAT(
+      Invalid, testing::HasSubstr("session option 'streams.sink.delivery-guarantee' must be"), st);
+}
+
 TEST_F(ConnectorsTest, UnknownOptionsAreRefused) {
   auto st = run(R"(
     CREATE TABLE k (a STRING) WITH ('connector' = 'stream', 'stream' = 's', 'format' = 'json',
