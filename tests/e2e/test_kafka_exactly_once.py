@@ -100,7 +100,7 @@ def test_seed_job_exactly_once_on_kafka_across_kill_9(roadpulse_bin, tmp_path, k
     chunks = [events[i:i + 100] for i in range(0, len(events), 100)]
     cmd = [roadpulse_bin, "sql", "-f", str(SEED), "--data-dir", str(tmp_path / "data"),
            "-D", "pipeline.name=seed-eos",
-           "-D", "execution.checkpointing.interval=2s",
+           "-D", "execution.checkpointing.interval=3s",
            "-D", "streams.backend=kafka",
            "-D", f"streams.kafka.bootstrap.servers={kafka_bootstrap}",
            "-D", "streams.sink.delivery-guarantee=exactly-once",
