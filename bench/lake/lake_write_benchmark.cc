@@ -95,11 +95,12 @@ void report(benchmark::State& state, const Data& d, int64_t bytes) {
   state.counters["csv_over_parquet"] = double(d.csv_bytes) / double(bytes);
 }
 
-void BM_TableWriter(benchmark::State& state, bool partitioned) {
+void BM_TableWriter(benchmark::State& state, bool partitioned, int64_t buffer_memory) {
   const Data& d = data();
   const fs::path dir = fs::temp_directory_path() / "roadpulse_lake_bench";
   int64_t bytes = 0;
   int64_t checkpoint = 0;
+  double peak = 0;
   for (auto _ : state) {
     state.PauseTiming();
     fs::remove_all(dir);
@@ -109,6 +110,7 @@ void BM_TableWriter(benchmark::State& state, bool partitioned) {
     options.schema = d.table->schema();
     if (partitioned) options.partition_keys = {"State"};
     options.job_id = "bench";
+    options.buffer_memory = buffer_memory;
     auto writer = TableWriter::make(options).ValueOrDie();
     for (const auto& b : d.batches) {
       if (!writer->write(b).ok()) state.SkipWithError("write failed");
@@ -119,9 +121,11 @@ void BM_TableWriter(benchmark::State& state, bool partitioned) {
     }
     state.PauseTiming();
     bytes = dir_bytes(dir);
+    peak = double(writer->memory_stats().peak_buffered_bytes);
     state.ResumeTiming();
   }
   report(state, d, bytes);
+  state.counters["peak_buffered_MB"] = peak / (1 << 20);
   fs::remove_all(dir);
 }
 
@@ -147,10 +151,17 @@ void BM_ArrowWriteTable(benchmark::State& state, arrow::Compression::type codec)
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_TableWriter, lake_partitioned_by_state_zstd, true)
+BENCHMARK_CAPTURE(BM_TableWriter, lake_partitioned_by_state_zstd, true, 256LL << 20)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK_CAPTURE(BM_TableWriter, lake_unpartitioned_zstd, false)
+// The memory bound at work: no bound (baseline) and a budget below what the writers would hold.
+BENCHMARK_CAPTURE(BM_TableWriter, lake_partitioned_by_state_unbounded, true, 0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_TableWriter, lake_partitioned_by_state_budget_16mb, true, 16LL << 20)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_TableWriter, lake_unpartitioned_zstd, false, 256LL << 20)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_ArrowWriteTable, arrow_baseline_zstd, arrow::Compression::ZSTD)

@@ -4,6 +4,9 @@
 // Sink options (Flink's where they exist):
 //   sink.rolling-policy.file-size            roll a file past this size (default 128MB)
 //   sink.rolling-policy.rollover-interval    roll a file open this long (default: never)
+//   sink.buffer-memory                       bound on the memory of the open files together
+//                                            (default 256mb; 0: none): past it the largest
+//                                            write out row groups or roll, until under half
 //   sink.partition-commit.policy.kind        'success-file', 'metastore' or both, comma
 //                                            separated (default: 'metastore' when 'path' is
 //                                            inside <data-dir>/lake, else none)
@@ -176,6 +179,14 @@ arrow::Result<std::unique_ptr<exec::Sink>> make_parquet_sink(const exec::SinkSpe
   options.partition_keys = spec.table->partition_keys;
   if (auto size = reader.get("sink.rolling-policy.file-size")) {
     ARROW_ASSIGN_OR_RAISE(options.roll_bytes, parse_memory_size(*size));
+  }
+  if (auto size = reader.get("sink.buffer-memory")) {
+    auto bytes = parse_memory_size(*size);
+    if (!bytes.ok()) {
+      return arrow::Status::Invalid("filesystem option 'sink.buffer-memory': ",
+                                    bytes.status().message());
+    }
+    options.buffer_memory = *bytes;
   }
   if (auto interval = reader.get("sink.rolling-policy.rollover-interval")) {
     ARROW_ASSIGN_OR_RAISE(options.rollover_interval_ms, parse_duration_ms(*interval));

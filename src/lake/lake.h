@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include <arrow/memory_pool.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 #include <arrow/status.h>
@@ -82,15 +83,25 @@ struct ParquetWriteOptions {
 /// One Parquet file being written through Arrow C++ (parquet::arrow::FileWriter).
 class ParquetFileWriter {
  public:
+  /// `pool`: where the writer's buffers come from (default: Arrow's default pool); the writer
+  /// counts its own allocations on top of it (buffered_bytes()).
   static arrow::Result<std::unique_ptr<ParquetFileWriter>> open(
       const std::string& path, std::shared_ptr<arrow::Schema> schema,
-      const ParquetWriteOptions& options);
+      const ParquetWriteOptions& options, arrow::MemoryPool* pool = nullptr);
   ~ParquetFileWriter();
 
   arrow::Status write(const arrow::RecordBatch& batch);
   /// Bytes written to the file so far plus an estimate of the open row group.
   int64_t estimated_size() const;
   int64_t rows() const { return rows_; }
+  /// Memory the writer holds now (encoded pages of the open row group, dictionaries, column
+  /// writers), as allocated through its pool: exact, not an estimate.
+  int64_t buffered_bytes() const;
+  /// Rows in the open (buffered) row group.
+  int64_t buffered_rows() const;
+  /// Writes the open row group out to the file (no footer: the file stays in progress) and
+  /// releases its buffers. No-op without buffered rows.
+  arrow::Status flush_row_group();
   /// Writes the footer, fsyncs and closes; returns the file size.
   arrow::Result<int64_t> close();
 
@@ -214,7 +225,14 @@ struct TableWriterOptions {
   std::vector<std::string> partition_keys;  // become directories, not file columns
   std::string job_id;                       // part of file names; unique per writer
   int64_t roll_bytes = 128LL << 20;         // 'sink.rolling-policy.file-size'
-  int64_t rollover_interval_ms = 0;         // 'sink.rolling-policy.rollover-interval' (0: none)
+  /// 'sink.buffer-memory': a bound on the memory all open files of the writer hold together
+  /// (0: none). Past it, the largest writers' row groups are written out (or, below
+  /// `min_flush_rows`, their files rolled), biggest first, until under half of it.
+  int64_t buffer_memory = 256LL << 20;
+  /// Smallest row group written early for the memory bound: smaller buffers roll the file
+  /// instead, so no file gets tiny row groups.
+  int64_t min_flush_rows = 8192;
+  int64_t rollover_interval_ms = 0;  // 'sink.rolling-policy.rollover-interval' (0: none)
   ParquetWriteOptions parquet;
   bool success_file = false;  // 'success-file' policy: `_SUCCESS` in each committed partition
   /// 'metastore' policy: committed files are added to this catalog under `table`.
@@ -254,6 +272,15 @@ class TableWriter {
   /// keep so a restore can finish the commit.
   std::vector<Committable> pending_committables() const;
   int64_t rows_written() const { return rows_written_; }
+
+  /// The memory bound at work (sink.buffer-memory).
+  struct MemoryStats {
+    int64_t buffered_bytes = 0;       // held by the open files now
+    int64_t peak_buffered_bytes = 0;  // most ever held at once
+    int64_t row_groups_flushed = 0;   // row groups written early for the bound
+    int64_t files_rolled = 0;         // files closed early for the bound
+  };
+  MemoryStats memory_stats() const;
 
   /// The commit step on its own: renames committables (idempotently) and publishes them. Used
   /// on restore with committables persisted in a checkpoint.

@@ -61,6 +61,8 @@ int64_t batch_bytes(const arrow::RecordBatch& batch) {
 
 struct ParquetFileWriter::Impl {
   std::string path;
+  // Counts this file's allocations (declared first: outlives the writer that allocates).
+  std::unique_ptr<arrow::ProxyMemoryPool> pool;
   std::shared_ptr<arrow::io::FileOutputStream> out;
   std::unique_ptr<parquet::arrow::FileWriter> writer;
   int64_t row_group_rows = 0;
@@ -78,13 +80,15 @@ ParquetFileWriter::~ParquetFileWriter() {
 
 arrow::Result<std::unique_ptr<ParquetFileWriter>> ParquetFileWriter::open(
     const std::string& path, std::shared_ptr<arrow::Schema> schema,
-    const ParquetWriteOptions& options) {
+    const ParquetWriteOptions& options, arrow::MemoryPool* pool) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->pool = std::make_unique<arrow::ProxyMemoryPool>(pool ? pool : arrow::default_memory_pool());
   impl->row_group_rows = std::max<int64_t>(1, options.row_group_rows);
   ARROW_ASSIGN_OR_RAISE(auto codec, compression_of(options.compression));
   parquet::WriterProperties::Builder builder;
-  builder.compression(codec)
+  builder.memory_pool(impl->pool.get())
+      ->compression(codec)
       ->max_row_group_length(impl->row_group_rows)
       ->data_page_version(parquet::ParquetDataPageVersion::V1)
       ->version(parquet::ParquetVersion::PARQUET_2_6);
@@ -107,7 +111,7 @@ arrow::Result<std::unique_ptr<ParquetFileWriter>> ParquetFileWriter::open(
                                   "': ", out_result.status().message());
   }
   impl->out = *out_result;
-  auto writer = parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), impl->out,
+  auto writer = parquet::arrow::FileWriter::Open(*schema, impl->pool.get(), impl->out,
                                                  builder.build(), arrow_props);
   if (!writer.ok()) {
     return arrow::Status::Invalid("cannot write parquet file '", path,
@@ -143,6 +147,24 @@ arrow::Status ParquetFileWriter::write(const arrow::RecordBatch& batch) {
     offset += n;
   }
   rows_ += batch.num_rows();
+  return arrow::Status::OK();
+}
+
+int64_t ParquetFileWriter::buffered_bytes() const { return impl_->pool->bytes_allocated(); }
+
+int64_t ParquetFileWriter::buffered_rows() const { return impl_->rows_in_group; }
+
+arrow::Status ParquetFileWriter::flush_row_group() {
+  if (impl_->closed) return arrow::Status::Invalid("parquet file '", impl_->path, "' is closed");
+  if (impl_->rows_in_group == 0) return arrow::Status::OK();
+  // Closes the buffered group (its pages go to the file) and opens an empty one.
+  auto st = impl_->writer->NewBufferedRowGroup();
+  if (!st.ok()) {
+    return arrow::Status::IOError("writing parquet file '", impl_->path, "': ", st.message());
+  }
+  impl_->raw_flushed += impl_->raw_in_group;
+  impl_->raw_in_group = 0;
+  impl_->rows_in_group = 0;
   return arrow::Status::OK();
 }
 

@@ -1,8 +1,10 @@
 // TableWriter: partitioned, rolling Parquet files with the two-phase commit of EXEC_DESIGN.md §5.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -34,6 +36,11 @@ struct TableWriter::Impl {
   std::vector<int> partition_columns;  // indices into options.schema
   std::vector<int> data_columns;
   std::shared_ptr<arrow::Schema> data_schema;
+  // Every open file allocates through this pool (declared before `open`: outlives the files),
+  // so its count is the memory the writer holds, checked against options.buffer_memory.
+  arrow::ProxyMemoryPool pool{arrow::default_memory_pool()};
+  int64_t row_groups_flushed = 0;
+  int64_t files_rolled = 0;
 
   struct OpenFile {
     std::unique_ptr<ParquetFileWriter> writer;
@@ -60,8 +67,8 @@ struct TableWriter::Impl {
     file.staging = (dir / ("." + name + ".inprogress")).string();
     file.partition = partition;
     file.opened_ms = steady_ms();
-    ARROW_ASSIGN_OR_RAISE(file.writer,
-                          ParquetFileWriter::open(file.staging, data_schema, options.parquet));
+    ARROW_ASSIGN_OR_RAISE(
+        file.writer, ParquetFileWriter::open(file.staging, data_schema, options.parquet, &pool));
     return arrow::Status::OK();
   }
 
@@ -82,14 +89,21 @@ struct TableWriter::Impl {
     return arrow::Status::OK();
   }
 
-  // Closes every open file. Each close writes its footer and fsyncs: one partition after the
-  // other, a checkpoint of a table spanning hundreds of dates waited for hundreds of fsyncs in a
-  // row (3/4 of the default pipeline's time). Up to kCloseThreads close at once, so the disk
-  // sees the fsyncs together. Every file is closed even when one fails; the first error counts.
   arrow::Status finish_all() {
+    std::vector<std::string> partitions;
+    for (const auto& [partition, _] : open) partitions.push_back(partition);
+    return finish_files(partitions);
+  }
+
+  // Closes the open files of `partitions` and forgets them. Each close writes its footer and
+  // fsyncs: one partition after the other, a checkpoint of a table spanning hundreds of dates
+  // waited for hundreds of fsyncs in a row (3/4 of the default pipeline's time). Up to
+  // kCloseThreads close at once, so the disk sees the fsyncs together. Every file is closed even
+  // when one fails; the first error counts.
+  arrow::Status finish_files(const std::vector<std::string>& partitions) {
     static constexpr size_t kCloseThreads = 8;
     std::vector<OpenFile*> files;
-    for (auto& [_, file] : open) files.push_back(&file);
+    for (const auto& partition : partitions) files.push_back(&open.at(partition));
     std::vector<arrow::Result<Committable>> closed(files.size(),
                                                    arrow::Status::UnknownError("not closed"));
     std::atomic<size_t> next{0};
@@ -110,8 +124,44 @@ struct TableWriter::Impl {
       std::error_code ec;
       fs::remove(files[i]->staging, ec);  // half-written: its rows are replayed
     }
-    open.clear();
+    for (const auto& partition : partitions) open.erase(partition);
     return status;
+  }
+
+  // The memory bound: past options.buffer_memory, the open files holding the most memory write
+  // their buffered row group out (it stays in the in-progress file, invisible until the
+  // checkpoint commits it) or, holding fewer than min_flush_rows rows, are rolled (closed and
+  // committed with the checkpoint like any rolled file), biggest first, until under half the
+  // budget. Rolling rather than flushing small buffers keeps row groups of at least
+  // min_flush_rows rows; with thousands of small partitions it makes more, smaller files
+  // (what a checkpoint makes of them anyway), and each roll frees the file's fixed overhead
+  // (~50 column writers) that a flush would keep.
+  arrow::Status enforce_memory_bound() {
+    const int64_t budget = options.buffer_memory;
+    if (budget <= 0 || pool.bytes_allocated() <= budget) return arrow::Status::OK();
+    std::vector<std::pair<int64_t, std::string>> by_size;
+    for (const auto& [partition, file] : open) {
+      by_size.emplace_back(file.writer->buffered_bytes(), partition);
+    }
+    std::sort(by_size.begin(), by_size.end(), std::greater<>());
+    const int64_t target = budget / 2;
+    int64_t expected = pool.bytes_allocated();
+    std::vector<std::string> to_roll;
+    for (const auto& [bytes, partition] : by_size) {
+      if (expected <= target) break;
+      OpenFile& file = open.at(partition);
+      if (file.writer->buffered_rows() >= options.min_flush_rows) {
+        const int64_t before = file.writer->buffered_bytes();
+        ARROW_RETURN_NOT_OK(file.writer->flush_row_group());
+        expected -= before - file.writer->buffered_bytes();
+        ++row_groups_flushed;
+      } else {
+        to_roll.push_back(partition);
+        expected -= bytes;
+      }
+    }
+    files_rolled += int64_t(to_roll.size());
+    return finish_files(to_roll);
   }
 
   arrow::Status write_group(const std::string& partition, const arrow::RecordBatch& data) {
@@ -125,7 +175,7 @@ struct TableWriter::Impl {
       ARROW_RETURN_NOT_OK(finish(file));
       open.erase(partition);
     }
-    return arrow::Status::OK();
+    return enforce_memory_bound();
   }
 };
 
@@ -142,6 +192,12 @@ arrow::Result<std::unique_ptr<TableWriter>> TableWriter::make(TableWriterOptions
   if (options.job_id.empty()) return arrow::Status::Invalid("lake table writer needs a job id");
   if (options.roll_bytes <= 0) {
     return arrow::Status::Invalid("sink.rolling-policy.file-size must be positive");
+  }
+  if (options.buffer_memory < 0) {
+    return arrow::Status::Invalid("sink.buffer-memory must not be negative (0: no bound)");
+  }
+  if (options.min_flush_rows <= 0) {
+    return arrow::Status::Invalid("lake table writer: min_flush_rows must be positive");
   }
   auto impl = std::make_unique<Impl>();
   for (const auto& key : options.partition_keys) {
@@ -313,6 +369,11 @@ arrow::Status TableWriter::abort(bool keep_prepared) {
   }
   s.prepared.clear();
   return arrow::Status::OK();
+}
+
+TableWriter::MemoryStats TableWriter::memory_stats() const {
+  return {impl_->pool.bytes_allocated(), impl_->pool.max_memory(), impl_->row_groups_flushed,
+          impl_->files_rolled};
 }
 
 std::vector<Committable> TableWriter::pending_committables() const {

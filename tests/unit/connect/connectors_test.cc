@@ -13,6 +13,7 @@
 
 #include "connect/registry.h"
 #include "exec/job.h"
+#include "lake/lake.h"
 #include "realtime/hub.h"
 #include "sql/session.h"
 
@@ -425,6 +426,54 @@ TEST_F(ConnectorsTest, DatagenRespectsRowsAndRate) {
   EXPECT_EQ(summary.sinks[0].rows_written, 300);
   // 300 rows at 1000/s take ~0.3 s, not 0.
   EXPECT_GT(summary.elapsed_micros, 150000);
+}
+
+}  // namespace
+}  // namespace roadpulse::connect
+
+namespace roadpulse::connect {
+namespace {
+
+// 'sink.buffer-memory' reaches the lake writer: 60 partitions under a 512 KB budget (each open
+// file holds more than 25 KB) still write every row exactly once; a bad size names the option.
+TEST_F(ConnectorsTest, ParquetSinkBufferMemoryOption) {
+  const std::string root = (dir_ / "pq").string();
+  ASSERT_OK(run(R"(
+    CREATE TABLE gen (id BIGINT, k INT) WITH ('connector' = 'datagen',
+      'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '6000',
+      'fields.k.min' = '1', 'fields.k.max' = '60');
+    CREATE TABLE pq (id BIGINT, k INT) PARTITIONED BY (k)
+      WITH ('connector' = 'filesystem', 'path' = ')" +
+                root + R"(', 'format' = 'parquet', 'sink.buffer-memory' = '512kb');
+    INSERT INTO pq SELECT id, k FROM gen;
+  )")
+                .status());
+  // Every id once: more files than partitions (the bound rolled some), none in progress.
+  ASSERT_OK_AND_ASSIGN(auto files, lake::list_data_files(root, ".parquet"));
+  EXPECT_GT(files.size(), 60u);
+  ASSERT_OK_AND_ASSIGN(auto reader,
+                       lake::ParquetTableReader::open(
+                           root, files, arrow::schema({arrow::field("id", arrow::int64())})));
+  std::vector<char> seen(6001, 0);
+  int64_t rows = 0;
+  while (true) {
+    ASSERT_OK_AND_ASSIGN(auto b, reader->next());
+    if (!b) break;
+    auto ids = std::static_pointer_cast<arrow::Int64Array>(b->column(0));
+    for (int64_t r = 0; r < b->num_rows(); ++r, ++rows) {
+      ASSERT_TRUE(ids->Value(r) >= 1 && ids->Value(r) <= 6000);
+      ASSERT_EQ(seen[ids->Value(r)]++, 0) << ids->Value(r);
+    }
+  }
+  EXPECT_EQ(rows, 6000);
+  auto st =
+      run(R"(
+    CREATE TABLE gen2 (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '1');
+    CREATE TABLE pq2 (id BIGINT) WITH ('connector' = 'filesystem', 'path' = ')" +
+          (dir_ / "pq2").string() + R"(', 'format' = 'parquet', 'sink.buffer-memory' = 'lots');
+    INSERT INTO pq2 SELECT id FROM gen2;
+  )");
+  EXPECT_RAISES_WITH_MESSAGE_THAT(Invalid, testing::HasSubstr("'sink.buffer-memory'"), st);
 }
 
 }  // namespace
