@@ -209,7 +209,9 @@ TEST_F(BufferMemoryTest, KilledBeforeCommitLeavesNothingVisible) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    // Flushed row groups and rolled files on disk, then kill -9 (no destructor runs).
+    // Flushed row groups and rolled files on disk, then kill -9 (no destructor runs). The
+    // alarm turns a child stuck after fork() into a failure rather than a hung test.
+    ::alarm(120);
     auto writer = TableWriter::make(o).ValueOrDie();
     for (int64_t start = 0; start < 30000; start += 3000) {
       if (!writer->write(batch(start, 3000)).ok()) _exit(3);
