@@ -233,6 +233,7 @@ arrow::Result<std::vector<int64_t>> Admin::list_offsets(const std::string& topic
   // rd_kafka_offsets_for_times keeps its timeout (rd_kafka_query_watermark_offsets does not once
   // the leader's broker is down, librdkafka < 2.3); -2 / -1 are ListOffsets' earliest / latest.
   const int64_t deadline = steady_ms() + timeout_ms;
+  int64_t missing_since = -1;  // when the cluster's metadata first lacked the topic
   while (true) {
     const int64_t left = deadline - steady_ms();
     TopicPartitionList list(rd_kafka_topic_partition_list_new(int(partitions.size())));
@@ -260,6 +261,19 @@ arrow::Result<std::vector<int64_t>> Admin::list_offsets(const std::string& topic
     const std::string what =
         fmt::format("offsets of topic '{}' partition(s) {}", topic, fmt::join(partitions, ","));
     if (!is_transient(err)) return error_status(err, what);
+    // "Unknown topic" is transient while a new topic's leaders are elected, but final once the
+    // topic was deleted: a topic the metadata has lacked for a second does not exist.
+    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+        err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+      auto count = partition_count(topic);  // a failed metadata call decides nothing
+      if (!count.ok() || *count) {
+        missing_since = -1;
+      } else if (missing_since < 0) {
+        missing_since = steady_ms();
+      } else if (steady_ms() - missing_since >= 1000) {
+        return arrow::Status::KeyError("topic '", topic, "' does not exist on the Kafka cluster");
+      }
+    }
     if (steady_ms() >= deadline) {
       return arrow::Status::IOError(what, ": no answer from the Kafka cluster within ", timeout_ms,
                                     " ms (", rd_kafka_err2str(err),
