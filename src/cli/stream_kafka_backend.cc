@@ -71,16 +71,12 @@ class KafkaBackend final : public StreamBackend {
     ARROW_ASSIGN_OR_RAISE(auto retention, admin_->topic_config(name, "retention.ms"));
     if (retention) d.retention_ms = std::atoll(retention->c_str());
     ARROW_ASSIGN_OR_RAISE(auto minute_ago, admin_->offsets_for_time(name, n, now_ms() - 60000));
+    std::vector<int> all(size_t(n), 0);
+    for (int p = 0; p < n; ++p) all[size_t(p)] = p;
+    ARROW_ASSIGN_OR_RAISE(auto marks, admin_->watermarks(name, all));
     for (int p = 0; p < n; ++p) {
-      ARROW_ASSIGN_OR_RAISE(auto w, admin_->watermarks(name, p));
-      log::ShardDescription s;
-      s.id = log::ShardId{p};
-      const auto range = log::uniform_hash_range(p, n);
-      s.starting_hash_key = range.start;
-      s.ending_hash_key = range.end;
-      s.starting_sequence = log::SequenceNumber{uint64_t(w.low)};
-      s.next_sequence = log::SequenceNumber{uint64_t(w.high)};
-      s.records = w.high - w.low;
+      const auto& w = marks[size_t(p)];
+      auto s = kafka::partition_as_shard(p, n, w);
       s.records_last_minute = w.high - std::max(minute_ago[size_t(p)], w.low);
       d.shards.push_back(s);
     }

@@ -90,6 +90,19 @@ arrow::Result<Handle> make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
   return Handle(rk);
 }
 
+log::ShardDescription partition_as_shard(int partition, int partitions,
+                                         const PartitionWatermarks& marks) {
+  log::ShardDescription s;
+  s.id = log::ShardId{partition};
+  const auto range = log::uniform_hash_range(partition, partitions);
+  s.starting_hash_key = range.start;
+  s.ending_hash_key = range.end;
+  s.starting_sequence = log::SequenceNumber{uint64_t(marks.low)};
+  s.next_sequence = log::SequenceNumber{uint64_t(marks.high)};
+  s.records = marks.high - marks.low;
+  return s;
+}
+
 int hash_key_partition(std::string_view partition_key, int partitions) {
   if (partitions <= 1) return 0;
   const log::HashKey key = log::hash_key_of(partition_key);

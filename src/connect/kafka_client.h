@@ -17,6 +17,8 @@
 #include <arrow/status.h>
 #include <librdkafka/rdkafka.h>
 
+#include "log/log.h"
+
 namespace roadpulse::connect::kafka {
 
 /// librdkafka properties ("bootstrap.servers", "security.protocol", "sasl.*", ...).
@@ -69,6 +71,11 @@ struct PartitionWatermarks {
   // transaction still open), the end a read_committed consumer reaches.
   int64_t high = 0;
 };
+
+/// Partition `partition` of a topic with `partitions` partitions as a Kinesis shard: the hash
+/// range the embedded log gives that shard index, offsets as sequence numbers.
+log::ShardDescription partition_as_shard(int partition, int partitions,
+                                         const PartitionWatermarks& marks);
 
 /// ListOffsets "timestamps" of list_offsets().
 constexpr int64_t kOffsetEarliest = -2;

@@ -195,16 +195,7 @@ class KafkaStreamStore final : public log::LogStore {
     for (int p = 0; p < n; ++p) all[size_t(p)] = p;
     ARROW_ASSIGN_OR_RAISE(auto marks, watermarks(topic, all));
     for (int p = 0; p < n; ++p) {
-      const auto& w = marks[size_t(p)];
-      log::ShardDescription s;
-      s.id = log::ShardId{p};
-      const auto range = log::uniform_hash_range(p, n);
-      s.starting_hash_key = range.start;
-      s.ending_hash_key = range.end;
-      s.starting_sequence = log::SequenceNumber{uint64_t(w.low)};
-      s.next_sequence = log::SequenceNumber{uint64_t(w.high)};
-      s.records = w.high - w.low;
-      d.shards.push_back(s);
+      d.shards.push_back(kafka::partition_as_shard(p, n, marks[size_t(p)]));
     }
     return d;
   }
