@@ -20,9 +20,11 @@ Events/s = events / (seconds from the first record the measured job read to the 
   .venv/bin/python bench/connect/kafka_workers.py [BUILD_DIR] [EVENTS] [PARTS]
 
 PARTS: comma-separated subset of seed,window,recovery,group,join (default: all).
+The work directory (broker, checkpoints: gigabytes) is removed at the end unless KEEP=1.
 """
 import json
 import os
+import shutil
 import pathlib
 import re
 import signal
@@ -360,6 +362,11 @@ def main():
         print(f"load {os.getloadavg()[0]:.1f}")
     finally:
         bench.stop()
+        # Broker logs and checkpoints of a run reach gigabytes; KEEP=1 leaves them for a look.
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
 
 
 if __name__ == "__main__":
