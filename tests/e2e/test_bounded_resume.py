@@ -195,39 +195,40 @@ INSERT INTO c SELECT id, k FROM s;
     return [row["id"] for row in read_output(out)]
 
 
-def test_kill_after_the_final_checkpoint_recommits_without_rerunning(roadpulse_bin, tmp_path):
+def final_checkpoint_job(roadpulse_bin, tmp_path, name, files, stream=None):
+    """A named bounded job copying `files` (lists of ids, one JSON file each) into a JSON
+    filesystem table, a Parquet table and, with `stream`, a stream: (command, out dir, lake dir,
+    data dir, checkpoint dir)."""
     src = tmp_path / "in"
     src.mkdir()
-    want = []
-    for f in range(4):
-        with open(src / f"part-{f:03d}.json", "w") as out:
-            for i in range(2500):
-                n = f * 2500 + i
-                want.append(n)
-                out.write(json.dumps({"id": n, "k": f"k{n % 7}"}) + "\n")
+    for f, ids in enumerate(files):
+        (src / f"part-{f:03d}.json").write_text(
+            "".join(json.dumps({"id": n, "k": f"k{n % 7}"}) + "\n" for n in ids))
     out_dir, lake_dir = tmp_path / "out", tmp_path / "lake"
+    sinks = [("dst", f"'connector' = 'filesystem', 'path' = '{out_dir}', 'format' = 'json'"),
+             ("lake", f"'connector' = 'filesystem', 'path' = '{lake_dir}', 'format' = 'parquet'")]
+    if stream:
+        sinks.append(("copy", f"'connector' = 'stream', 'stream' = '{stream}', 'format' = 'json'"))
     sql = tmp_path / "job.sql"
-    sql.write_text(f"""
-SET 'pipeline.name' = 'final-once';
-SET 'execution.checkpointing.interval' = '0';
-CREATE TABLE src (id BIGINT, k STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{src}', 'format' = 'json');
-CREATE TABLE dst (id BIGINT, k STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{out_dir}', 'format' = 'json');
-CREATE TABLE lake (id BIGINT, k STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{lake_dir}', 'format' = 'parquet');
-CREATE TABLE copy (id BIGINT, k STRING)
-  WITH ('connector' = 'stream', 'stream' = 'final-once-out', 'format' = 'json');
-EXECUTE STATEMENT SET
-BEGIN
-  INSERT INTO dst SELECT id, k FROM src;
-  INSERT INTO lake SELECT id, k FROM src;
-  INSERT INTO copy SELECT id, k FROM src;
-END;
-""")
+    sql.write_text(
+        f"SET 'pipeline.name' = '{name}';\n"
+        "SET 'execution.checkpointing.interval' = '0';\n"
+        f"CREATE TABLE src (id BIGINT, k STRING) WITH ('connector' = 'filesystem', "
+        f"'path' = '{src}', 'format' = 'json');\n"
+        + "".join(f"CREATE TABLE {t} (id BIGINT, k STRING) WITH ({w});\n" for t, w in sinks)
+        + "EXECUTE STATEMENT SET\nBEGIN\n"
+        + "".join(f"  INSERT INTO {t} SELECT id, k FROM src;\n" for t, _ in sinks)
+        + "END;\n")
     data = tmp_path / "data"
-    ckpt = data / "checkpoints" / "final-once"
     job = [roadpulse_bin, "sql", "-f", str(sql), "--data-dir", str(data)]
+    return job, out_dir, lake_dir, data, data / "checkpoints" / name
+
+
+def test_kill_after_the_final_checkpoint_recommits_without_rerunning(roadpulse_bin, tmp_path):
+    files = [list(range(f * 2500, (f + 1) * 2500)) for f in range(4)]
+    want = [n for ids in files for n in ids]
+    job, out_dir, lake_dir, data, ckpt = final_checkpoint_job(
+        roadpulse_bin, tmp_path, "final-once", files, stream="final-once-out")
 
     # 1. Killed (SIGKILL) right after the final checkpoint became durable, before any commit:
     #    only the start checkpoint and the final one exist, so nothing is visible yet.
@@ -263,30 +264,9 @@ END;
 def test_kill_after_the_final_commit_before_its_marker(roadpulse_bin, tmp_path):
     """The sinks committed the final checkpoint but the kill came before `_committed`: the
     restart commits it a second time, which must change nothing (idempotent commits)."""
-    src = tmp_path / "in"
-    src.mkdir()
     want = list(range(5000))
-    (src / "part-000.json").write_text(
-        "".join(json.dumps({"id": n, "k": f"k{n % 7}"}) + "\n" for n in want))
-    out_dir, lake_dir = tmp_path / "out", tmp_path / "lake"
-    sql = tmp_path / "job.sql"
-    sql.write_text(f"""
-SET 'pipeline.name' = 'final-twice';
-CREATE TABLE src (id BIGINT, k STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{src}', 'format' = 'json');
-CREATE TABLE dst (id BIGINT, k STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{out_dir}', 'format' = 'json');
-CREATE TABLE lake (id BIGINT, k STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{lake_dir}', 'format' = 'parquet');
-EXECUTE STATEMENT SET
-BEGIN
-  INSERT INTO dst SELECT id, k FROM src;
-  INSERT INTO lake SELECT id, k FROM src;
-END;
-""")
-    data = tmp_path / "data"
-    ckpt = data / "checkpoints" / "final-twice"
-    job = [roadpulse_bin, "sql", "-f", str(sql), "--data-dir", str(data)]
+    job, out_dir, lake_dir, data, ckpt = final_checkpoint_job(roadpulse_bin, tmp_path,
+                                                              "final-twice", [want])
     r = subprocess.run(job + ["-D", "debug.kill-at=final-checkpoint-committed"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
